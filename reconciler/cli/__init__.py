@@ -1,0 +1,1 @@
+"""The `orc` command line: click commands that parse flags and call the layers below."""

@@ -1,0 +1,123 @@
+"""The `orc` group, its global flags, and the one handler that maps errors to exit codes.
+
+Commands live one per module and are imported only when invoked, so `orc --help` stays fast.
+Click's usage errors exit 1, not 2: exit 2 means "changes" to CI scripts (design.md §5).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from reconciler._version import __version__
+from reconciler.errors import ExitCode, ReconcilerError
+
+# command name -> "module:attribute" (kept in the order `orc --help` shows them)
+COMMANDS: dict[str, str] = {
+    "validate": "reconciler.cli.validate:validate",
+    "schema": "reconciler.cli.schema:schema",
+}
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    success (with --detailed-exitcode: no changes / no drift)
+  1    error: invalid manifests, bad usage, refused (stale plan, lock held, guard)
+  2    only with --detailed-exitcode: success, and there are changes or drift
+  3    apply finished partly: some actions failed, the rest were done
+  130  interrupted (Ctrl-C); in-flight work was stopped cleanly
+"""
+
+
+@dataclass
+class GlobalOptions:
+    """Flags of the `orc` group that every command sees through `click.Context.obj`."""
+
+    traceback: bool = False
+    color: bool | None = None
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", prog_name="orc", message="%(prog)s %(version)s")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of an error.")
+@click.option(
+    "--no-color", is_flag=True, help="Never colour the output (NO_COLOR is honoured as well)."
+)
+@click.pass_context
+def cli(ctx: click.Context, traceback: bool, no_color: bool) -> None:
+    """orc: keep a fleet of Ollama servers matching declarative manifests.
+
+    Manifests are YAML files (apiVersion ollama-reconciler/v1) describing Ollama instances and the
+    models each should have. Typical flow: `orc validate`, `orc plan`, `orc apply`.
+    """
+    options = ctx.ensure_object(GlobalOptions)
+    options.traceback = options.traceback or traceback
+    if no_color or os.environ.get("NO_COLOR"):
+        options.color = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `orc` and return its exit code (the console script exits with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    options = GlobalOptions(traceback="--traceback" in args)
+    try:
+        result: Any = cli.main(args=args, prog_name="orc", standalone_mode=False, obj=options)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitCode.ERROR)
+    except ReconcilerError as exc:
+        return _report(exc, options, int(exc.exit_code))
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:
+        return _report(exc, options, int(ExitCode.ERROR), unexpected=True)
+    return int(result) if isinstance(result, int) else 0
+
+
+def _report(exc: BaseException, options: GlobalOptions, code: int, unexpected: bool = False) -> int:
+    if options.traceback:
+        traceback.print_exception(exc)
+    if unexpected:
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        hint = "" if options.traceback else " (run again with --traceback and report it)"
+        click.echo(f"Error: {message}{hint}", err=True)
+    else:
+        click.echo(f"Error: {exc}", err=True)
+    return code
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

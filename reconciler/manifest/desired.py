@@ -1,0 +1,181 @@
+"""The resolved desired state: what the manifests ask of each instance, after resolution.
+
+This is what the loader produces from the three kinds (Fleet defaults applied, ModelSets merged,
+names parsed) and what `plan()` consumes. Frozen, plain data, no I/O. Secrets stay references:
+they are resolved at plan time, by the observer, so a missing variable blocks one instance only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from reconciler.names import ModelName
+
+ENDPOINT_NAMES = (
+    "health",
+    "version",
+    "listModels",
+    "show",
+    "ps",
+    "pull",
+    "delete",
+    "copy",
+    "create",
+    "chat",
+    "generate",
+    "embed",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where something was declared: file, line and column (1-based)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """A reference to a secret: an environment variable, a file, or (discouraged) a value.
+
+    `repr` and `describe` never show an inline value.
+    """
+
+    env: str | None = None
+    file: Path | None = None
+    value: str | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        """A safe description for messages: `env PROD_TOKEN`, `file /x/token`, `inline value`."""
+        if self.env is not None:
+            return f"env {self.env}"
+        if self.file is not None:
+            return f"file {self.file}"
+        return "inline value"
+
+
+@dataclass(frozen=True, slots=True)
+class TLSSettings:
+    """TLS options of one instance; files are absolute (resolved against the manifest's folder)."""
+
+    verify: bool = True
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredModel:
+    """One model an instance should have (or not have)."""
+
+    name: ModelName
+    state: Literal["present", "absent"] = "present"
+    keep_loaded: bool = False
+    from_: ModelName | None = None  # set for a custom model built with /api/create
+    system: str | None = None
+    template: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    declared_by: str = "instance"  # "instance" or "modelset/<name>"
+    location: SourceLocation | None = None
+
+    @property
+    def is_custom(self) -> bool:
+        """Whether this model is built on the server from another one."""
+        return self.from_ is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SmokeTest:
+    """A chat test run by `orc chat-test --all`."""
+
+    model: ModelName
+    prompt: str
+    expect: str | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredInstance:
+    """One Ollama server as the manifests describe it, defaults applied."""
+
+    name: str
+    url: str
+    enabled: bool = True
+    priority: int = 5
+    labels: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 30.0
+    pull_timeout: float = 7200.0
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    bearer_token: SecretRef | None = None
+    headers: Mapping[str, str | SecretRef] = field(default_factory=dict)
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    models: tuple[DesiredModel, ...] = ()
+    prune: bool = False
+    protect: tuple[str, ...] = ()
+    smoke: tuple[SmokeTest, ...] = ()
+    location: SourceLocation | None = None
+
+    def model(self, name: ModelName) -> DesiredModel | None:
+        """The declared model of that name (compared as Ollama compares names), if any."""
+        return next((m for m in self.models if m.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Safety:
+    """Fleet-wide guards against destructive plans."""
+
+    allow_empty: bool = False
+    max_deletions: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredFleet:
+    """Every instance the manifests declare, with the fleet-wide settings."""
+
+    instances: tuple[DesiredInstance, ...] = ()
+    parallelism: int = 10
+    interval: float = 300.0
+    safety: Safety = field(default_factory=Safety)
+    name: str = "default"
+
+    def instance(self, name: str) -> DesiredInstance | None:
+        """The instance of that name, if declared."""
+        return next((i for i in self.instances if i.name == name), None)
+
+    def digest(self) -> str:
+        """A stable sha256 of the desired state (secrets by reference, never by value).
+
+        A saved plan records it so that `orc apply plan.json` can refuse a stale plan.
+        """
+        canonical = json.dumps(_canonical(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-able form of desired-state values; inline secret values are replaced by a hash."""
+    if isinstance(value, SecretRef):
+        secret = hashlib.sha256(value.value.encode()).hexdigest() if value.value else None
+        return {"env": value.env, "file": str(value.file) if value.file else None, "h": secret}
+    if isinstance(value, ModelName):
+        return value.key
+    if isinstance(value, SourceLocation):
+        return None  # moving a declaration within a file changes nothing
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_canonical(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _canonical(getattr(value, k)) for k in value.__dataclass_fields__}
+    return value
