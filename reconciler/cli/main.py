@@ -22,7 +22,11 @@ from reconciler.errors import ExitCode, ReconcilerError
 # command name -> "module:attribute" (kept in the order `orc --help` shows them)
 COMMANDS: dict[str, str] = {
     "validate": "reconciler.cli.validate:validate",
+    "plan": "reconciler.cli.plan:plan_command",
+    "apply": "reconciler.cli.apply:apply_command",
+    "status": "reconciler.cli.status:status_command",
     "schema": "reconciler.cli.schema:schema",
+    "sim": "reconciler.cli.sim:sim",
 }
 
 EXIT_CODES_HELP = """\b

@@ -1,0 +1,112 @@
+"""Flags shared by several commands, and the small glue every command needs.
+
+Commands turn flags into values here and call one function of the layers below (style.md habit
+3); colour is decided once, from the terminal, `--no-color` and `NO_COLOR`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from reconciler.errors import InterruptedRun, UsageError
+from reconciler.state import STATE_DIR_ENV, StateDir, state_dir_path
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+paths_argument = click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False)
+)
+
+
+def state_dir_option(func: F) -> F:
+    """`--state-dir DIR` (env ORC_STATE_DIR, default ./.orc)."""
+    return click.option(
+        "--state-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help=f"State directory (show cache, lock, history). Default: ${STATE_DIR_ENV} or .orc",
+    )(func)
+
+
+def selection_options(func: F) -> F:
+    """`--target NAME[/MODEL]...` and `--selector KEY=VALUE...`."""
+    func = click.option(
+        "--selector",
+        "selectors",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Only instances carrying this label (repeatable; all must match).",
+    )(func)
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="NAME[/MODEL]",
+        help="Only this instance, or one model of it (repeatable).",
+    )(func)
+
+
+def parallelism_option(func: F) -> F:
+    """`--parallelism N`."""
+    return click.option(
+        "--parallelism",
+        type=click.IntRange(1, 1000),
+        default=None,
+        help="Instances worked on at once. Default: the Fleet's spec.parallelism (10).",
+    )(func)
+
+
+def parse_selector(values: tuple[str, ...]) -> dict[str, str]:
+    """`("env=prod", "tier=gpu")` → `{"env": "prod", "tier": "gpu"}`; bad items are usage errors."""
+    labels: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"--selector {item!r} is not KEY=VALUE", hint="e.g. --selector env=prod"
+            )
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def open_state(option: Path | None) -> StateDir:
+    """The state directory named by the option, the environment, or the default."""
+    return StateDir(state_dir_path(option))
+
+
+def use_color(stream: TextIO | None = None) -> bool:
+    """Whether to colour output for this stream (a terminal, unless turned off)."""
+    ctx = click.get_current_context(silent=True)
+    options = ctx.find_root().obj if ctx is not None else None
+    if options is not None and getattr(options, "color", None) is False:
+        return False
+    target = stream or sys.stdout
+    return bool(getattr(target, "isatty", lambda: False)())
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion; Ctrl-C becomes InterruptedRun (exit 130)."""
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        raise InterruptedRun("interrupted") from None
+
+
+def write_output(text: str, out: Path | None = None) -> None:
+    """Print text (adding a final newline), or write it to a file."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror}") from exc

@@ -1,0 +1,94 @@
+"""`orc plan`: probe the fleet, diff it against the manifests, print (and save) the plan."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from reconciler.cli.options import (
+    open_state,
+    parallelism_option,
+    parse_selector,
+    paths_argument,
+    run_async,
+    selection_options,
+    state_dir_option,
+    use_color,
+    write_output,
+)
+from reconciler.errors import ExitCode
+from reconciler.plan import Plan
+from reconciler.reconcile import Reconciler, load_desired
+from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
+
+FORMATS = ("text", "json", "markdown")
+
+
+@click.command("plan")
+@paths_argument
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also save the plan as JSON, for `orc apply FILE`.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes (or instances that could not be planned), 0 when none.",
+)
+@selection_options
+@parallelism_option
+@state_dir_option
+def plan_command(
+    paths: tuple[Path, ...],
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    selectors: tuple[str, ...],
+    parallelism: int | None,
+    state_dir: Path | None,
+) -> int:
+    """Show what `orc apply` would change to make the servers match the manifests.
+
+    Probes every selected instance concurrently (health, version, models, loaded models), then
+    prints the changes grouped by instance: `+ pull`, `~ create`, `* load`, `- delete`. Nothing
+    is changed. A plan refused by a safety guard (maxDeletions, allowEmpty) exits 1.
+
+    \b
+    Examples:
+      orc plan manifests/
+      orc plan manifests/ --out plan.json && orc apply plan.json
+      orc plan manifests/ --format markdown > comment.md
+      orc plan manifests/ --target prod-gpu-1 --detailed-exitcode
+    """
+    desired = load_desired(list(paths))
+    with open_state(state_dir) as state:
+        reconciler = Reconciler(state=state, parallelism=parallelism)
+        _, made = run_async(reconciler.plan(desired, targets, parse_selector(selectors)))
+    if out is not None:
+        made = replace(made, manifests=tuple(str(p.resolve()) for p in paths))
+        write_output(json.dumps(made.to_dict(), indent=2, sort_keys=True), out)
+    write_output(_render(made, fmt))
+    return exit_code(made, detailed_exitcode)
+
+
+def _render(made: Plan, fmt: str) -> str:
+    if fmt == "json":
+        return render_plan_json(made)
+    if fmt == "markdown":
+        return render_plan_markdown(made)
+    return render_plan_text(made, color=use_color())
+
+
+def exit_code(made: Plan, detailed: bool) -> int:
+    """1 when refused; with --detailed-exitcode 2 for changes or blocked instances, else 0."""
+    if made.refused:
+        return int(ExitCode.ERROR)
+    if detailed and (made.has_changes or made.blocked):
+        return int(ExitCode.CHANGES)
+    return int(ExitCode.OK)

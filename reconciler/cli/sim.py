@@ -1,0 +1,111 @@
+"""`orc sim`: run a simulated Ollama fleet on loopback until Ctrl-C.
+
+Parses the flags into `SimSettings` and hands over to `reconciler.testing.runner.run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.errors import UsageError
+from reconciler.testing.runner import SimSettings, run
+from reconciler.testing.units import parse_duration, parse_rate
+
+EPILOG = """\b
+Examples:
+  orc sim                                   two servers on ephemeral ports
+  orc sim -n 3 --port 11500 --write-manifests sim/
+  orc sim --latency 20ms --pull-speed 50MB/s --token s3cret --tls
+
+\b
+Exit codes:
+  0    stopped cleanly (Ctrl-C or SIGTERM)
+  1    could not start: bad flag, port in use
+"""
+
+
+class _Duration(click.ParamType[float]):
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_duration(str(value), f"--{param.name if param else 'duration'}")
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class _Rate(click.ParamType[float | None]):
+    name = "rate"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float | None:
+        if value is None or isinstance(value, float):
+            return value
+        try:
+            return parse_rate(str(value), "--pull-speed")
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@click.command("sim", epilog=EPILOG)
+@click.option(
+    "-n", "--instances", type=click.IntRange(1, 64), default=2, show_default=True,
+    help="How many simulated servers to run (named sim-1, sim-2, ...).",
+)  # fmt: skip
+@click.option(
+    "--port", "base_port", type=click.IntRange(1, 65535), default=None,
+    help="Port of sim-1; sim-N listens on PORT+N-1. Default: free ephemeral ports.",
+)  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--latency", type=_Duration(), default="0ms", show_default=True,
+    help="Delay added to every request, e.g. 20ms or 1s.",
+)  # fmt: skip
+@click.option(
+    "--pull-speed", type=_Rate(), default="200MB/s", show_default=True,
+    help='Simulated download speed, e.g. 50MB/s, 1GB/s, or "instant".',
+)  # fmt: skip
+@click.option(
+    "--token-rate", type=click.FloatRange(min=0.1), default=50.0, show_default=True,
+    help="Generation speed in tokens per second.",
+)  # fmt: skip
+@click.option(
+    "--token", envvar="ORC_SIM_TOKEN", default=None, metavar="TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' on every request (401 otherwise), like an "
+    "authenticating proxy. Defaults to $ORC_SIM_TOKEN. Never printed.",
+)  # fmt: skip
+@click.option("--tls", is_flag=True, help="Serve HTTPS with a certificate from a private CA.")
+@click.option(
+    "--path-prefix", default="", metavar="PATH",
+    help="Serve every route under this path (e.g. /ollama), like a reverse proxy.",
+)  # fmt: skip
+@click.option(
+    "--write-manifests", "manifests_dir", type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write an OllamaInstance manifest per server into DIR (token via $ORC_SIM_TOKEN, CA file "
+    "under DIR/sim-tls with --tls).",
+)  # fmt: skip
+@click.option(
+    "--ollama-version", "version", default="0.12.6", show_default=True,
+    help="Version the servers report on /api/version.",
+)  # fmt: skip
+def sim(**options: Any) -> int:
+    """Run simulated Ollama servers on this machine until Ctrl-C.
+
+    Each server speaks the Ollama HTTP API (tags, show, ps, pull, create, copy, delete, generate,
+    chat, embed) with a built-in registry of realistic models, so every orc command can be tried
+    without a GPU or an Ollama install. Each server's URL is printed; the last line, starting
+    with "URLs:", appears once all of them answer.
+    """
+    if options["path_prefix"] and not str(options["path_prefix"]).startswith("/"):
+        raise click.BadParameter("must start with '/'", param_hint="--path-prefix")
+    settings = SimSettings(**options)
+    return run(settings, click.echo)

@@ -1,0 +1,85 @@
+"""`orc status`: what is out there now, per instance and (with --models) per model."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from reconciler.cli.options import (
+    open_state,
+    parallelism_option,
+    parse_selector,
+    paths_argument,
+    run_async,
+    selection_options,
+    state_dir_option,
+    use_color,
+    write_output,
+)
+from reconciler.errors import ExitCode
+from reconciler.reconcile import Reconciler, load_desired, select
+from reconciler.report import (
+    Status,
+    build_status,
+    render_status_json,
+    render_status_markdown,
+    render_status_table,
+)
+
+FORMATS = ("table", "json", "markdown")
+
+
+@click.command("status")
+@paths_argument
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--models", is_flag=True, help="Also list every model of every instance.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 unless every enabled instance is healthy and in sync (0 then).",
+)
+@selection_options
+@parallelism_option
+@state_dir_option
+def status_command(
+    paths: tuple[Path, ...],
+    fmt: str,
+    models: bool,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    selectors: tuple[str, ...],
+    parallelism: int | None,
+    state_dir: Path | None,
+) -> int:
+    """Report the fleet: health, version, latency, models present/declared and sync.
+
+    Columns: name, URL, enabled, priority, health, version, latency, models (present/declared),
+    sync (Synced, OutOfSync, Unknown), checked at. `--models` adds one row per model per
+    instance: size, quantisation, context length, capabilities, loaded until, declared or not.
+
+    \b
+    Examples:
+      orc status manifests/
+      orc status manifests/ --models --format markdown
+      orc status manifests/ --format json --detailed-exitcode
+    """
+    desired = select(load_desired(list(paths)), targets, parse_selector(selectors))
+    with open_state(state_dir) as state:
+        observed = run_async(Reconciler(state=state, parallelism=parallelism).observe(desired))
+    status = build_status(desired, observed, datetime.now(UTC))
+    write_output(_render(status, fmt, models))
+    if detailed_exitcode and not status.ok:
+        return int(ExitCode.CHANGES)
+    return int(ExitCode.OK)
+
+
+def _render(status: Status, fmt: str, models: bool) -> str:
+    if fmt == "json":
+        return render_status_json(status, models=models)
+    if fmt == "markdown":
+        return render_status_markdown(status, models=models)
+    width = shutil.get_terminal_size((120, 24)).columns
+    return render_status_table(status, models=models, width=width, color=use_color())

@@ -1,0 +1,188 @@
+"""Load a fleet from manifest files: find, parse, check against the schema, check, resolve.
+
+Each stage reports diagnostics instead of raising, so one run shows every problem of every file.
+A fleet with any error produces no `DesiredFleet` at all: nothing downstream can turn a broken
+manifest into deletions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reconciler.errors import ManifestError
+from reconciler.manifest.crossrefs import cross_diagnostics
+from reconciler.manifest.desired import DesiredFleet
+from reconciler.manifest.diagnostics import Diagnostic, Severity, Span, make_diagnostic
+from reconciler.manifest.document import ParsedDocument, YamlDocument, display_path
+from reconciler.manifest.models import MODEL_BY_KIND
+from reconciler.manifest.prune import beside_pruned, prune
+from reconciler.manifest.resolve import resolve_fleet
+from reconciler.manifest.schema import schema_diagnostics
+from reconciler.manifest.semantics import document_diagnostics
+from reconciler.manifest.yamlload import read_documents
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+_PRUNE_ROUNDS = 4
+
+
+@dataclass(slots=True)
+class LoadResult:
+    """What loading found: the fleet (None when there is any error), diagnostics, files read."""
+
+    fleet: DesiredFleet | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        """Whether there is no error (warnings allowed)."""
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        """The error diagnostics, in file and line order."""
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """The warning diagnostics, in file and line order."""
+        return [d for d in self.diagnostics if d.severity is Severity.WARNING]
+
+    def raise_for_errors(self) -> None:
+        """Raise `ManifestError` naming the first error (and how many more) when not ok."""
+        errors = self.errors
+        if not errors:
+            return
+        first = errors[0]
+        message = f"{first.field_path}: {first.message}" if first.field_path else first.message
+        if len(errors) > 1:
+            message = f"{message} (and {len(errors) - 1} more; run `orc validate`)"
+        raise ManifestError(message, where=first.location)
+
+
+def load_fleet(paths: Sequence[Path]) -> LoadResult:
+    """Load every manifest under `paths` (files, or folders searched for *.yaml/*.yml).
+
+    Never raises for bad input: every problem is a diagnostic of the result.
+    """
+    files, diagnostics = find_manifest_files(paths)
+    documents: list[YamlDocument] = []
+    for source in files:
+        found, problems = read_documents(source, display_path(source))
+        documents += found
+        diagnostics += problems
+    result = LoadResult(fleet=None, files=files)
+    parsed: list[ParsedDocument] = []
+    for doc in documents:
+        item, problems = _parse(doc)
+        diagnostics += problems
+        if item is not None:
+            parsed.append(item)
+            diagnostics += _checked(item)
+    mappings = [doc for doc in documents if isinstance(doc.data, dict)]
+    diagnostics += cross_diagnostics(mappings, parsed)
+    fleet, conflicts = resolve_fleet([item for item in parsed if item.conforms])
+    diagnostics += conflicts
+    result.kinds = Counter(doc.kind for doc in mappings if doc.kind in MODEL_BY_KIND)
+    result.diagnostics = _ordered(diagnostics, files)
+    result.fleet = fleet if result.ok else None
+    return result
+
+
+def find_manifest_files(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """Files given, and *.yaml/*.yml under folders given (sorted, hidden entries skipped)."""
+    files: dict[Path, None] = {}
+    problems: list[Diagnostic] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(_walk(path), key=str)
+            if not found:
+                message = "no manifest files (*.yaml, *.yml) in this folder"
+                problems.append(_whole_file(display_path(path), message))
+            files.update(dict.fromkeys(found))
+        elif path.exists():
+            files[path] = None
+        else:
+            problems.append(_whole_file(display_path(path), "no such file or folder"))
+    return _unique(files), problems
+
+
+def _walk(folder: Path) -> Iterable[Path]:
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
+                yield Path(root) / name
+
+
+def _unique(files: dict[Path, None]) -> list[Path]:
+    """Drop files named twice (by different spellings of the same path)."""
+    seen: set[Path] = set()
+    unique: list[Path] = []
+    for path in files:
+        real = path.resolve()
+        if real not in seen:
+            seen.add(real)
+            unique.append(path)
+    return unique
+
+
+def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
+    """The typed model of a document (pruned of schema errors, if any) and its schema errors.
+
+    The models accept nothing the schema rejects, so a document they accept skips the (much
+    slower) schema validation; any other document gets the schema's full list of errors.
+    """
+    if not isinstance(doc.data, dict):
+        what = "a list" if isinstance(doc.data, list) else "a single value"
+        hint = "a manifest document is a mapping with apiVersion, kind, metadata and spec"
+        return None, [doc.error((), f"the document is {what}, not a mapping", hint=hint)]
+    model_type = MODEL_BY_KIND.get(doc.kind or "")
+    if model_type is not None:
+        try:
+            return ParsedDocument(doc, model_type.model_validate(doc.data)), []
+        except ValidationError as exc:
+            rejected = exc
+    problems = schema_diagnostics(doc)
+    if model_type is None:
+        return None, problems
+    if not problems:
+        return None, [doc.error(tuple(e["loc"]), e["msg"]) for e in rejected.errors()]
+    data, removed = prune(doc.data, (d.path for d in problems))
+    for _ in range(_PRUNE_ROUNDS):
+        try:
+            return ParsedDocument(
+                doc, model_type.model_validate(data), frozenset(removed)
+            ), problems
+        except ValidationError as exc:
+            # a required field was removed: remove the mapping that needed it
+            paths = [
+                tuple(e["loc"])[: -1 if e["type"] == "missing" else None] for e in exc.errors()
+            ]
+            data, more = prune(data, paths)
+            if not more:
+                break
+            removed |= more
+    return None, problems
+
+
+def _checked(item: ParsedDocument) -> list[Diagnostic]:
+    found = document_diagnostics(item)
+    return [d for d in found if not beside_pruned(d, item.pruned)] if item.pruned else found
+
+
+def _ordered(diagnostics: list[Diagnostic], files: list[Path]) -> list[Diagnostic]:
+    rank = {display_path(path): index for index, path in enumerate(files)}
+    unique = list(dict.fromkeys(diagnostics))
+    return sorted(unique, key=lambda d: (rank.get(d.file, -1), d.line, d.column))
+
+
+def _whole_file(file: str, message: str) -> Diagnostic:
+    return make_diagnostic(Severity.ERROR, message, file=file, span=Span())

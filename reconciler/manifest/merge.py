@@ -1,0 +1,110 @@
+"""Merge the models an instance gets from itself and from its ModelSets, detecting conflicts.
+
+Models are identified as Ollama identifies them (`llama3` == `llama3:latest`). The same model from
+two sources is fine when the settings agree, and a conflict (naming both sources) when they differ:
+guessing which one wins would silently change what gets pulled or deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from reconciler.manifest.desired import DesiredModel
+from reconciler.manifest.diagnostics import FieldPath
+from reconciler.manifest.document import YamlDocument
+from reconciler.manifest.models import ModelSpec
+from reconciler.names import InvalidModelName, parse
+
+_SETTINGS = ("state", "keep_loaded", "from_", "system", "template", "parameters")
+_FIELD_NAMES = {"keep_loaded": "keepLoaded", "from_": "from"}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSource:
+    """One list of models: an instance's own, or a ModelSet's."""
+
+    label: str  # "instance" or "modelset/<name>"
+    doc: YamlDocument
+    path: FieldPath
+    models: Sequence[ModelSpec]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two sources give one instance the same model with different settings."""
+
+    instance: str
+    model: DesiredModel
+    earlier: DesiredModel
+    doc: YamlDocument
+    path: FieldPath
+    fields: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class MergedModels:
+    """The merged models of one instance, and the conflicts found."""
+
+    models: list[DesiredModel] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+def merge_models(instance: str, sources: Sequence[ModelSource]) -> MergedModels:
+    """Merge sources in order; the first declaration of a model is kept."""
+    result = MergedModels()
+    index: dict[str, DesiredModel] = {}
+    for source in sources:
+        for position, spec in enumerate(source.models):
+            path = (*source.path, position)
+            model = desired_model(spec, source.label, source.doc, path)
+            if model is None:
+                continue
+            earlier = index.get(model.name.key)
+            if earlier is None:
+                index[model.name.key] = model
+                result.models.append(model)
+                continue
+            differ = differing_settings(earlier, model)
+            if differ and earlier.declared_by != source.label:
+                conflict = Conflict(instance, model, earlier, source.doc, (*path, "name"), differ)
+                result.conflicts.append(conflict)
+    return result
+
+
+def desired_model(
+    spec: ModelSpec, label: str, doc: YamlDocument, path: FieldPath
+) -> DesiredModel | None:
+    """The desired model of one entry, or None when a name in it is invalid (reported already)."""
+    try:
+        name = parse(spec.name)
+        base = parse(spec.from_) if spec.from_ is not None else None
+    except InvalidModelName:
+        return None
+    return DesiredModel(
+        name=name,
+        state=spec.state,
+        keep_loaded=spec.keepLoaded,
+        from_=base,
+        system=spec.system,
+        template=spec.template,
+        parameters=dict(spec.parameters),
+        declared_by=label,
+        location=doc.location(path),
+    )
+
+
+def differing_settings(a: DesiredModel, b: DesiredModel) -> tuple[str, ...]:
+    """Manifest names of the settings in which two declarations differ."""
+    return tuple(
+        _FIELD_NAMES.get(name, name)
+        for name in _SETTINGS
+        if _comparable(getattr(a, name)) != _comparable(getattr(b, name))
+    )
+
+
+def _comparable(value: object) -> object:
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value

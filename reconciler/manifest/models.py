@@ -1,0 +1,316 @@
+"""Typed models of the three manifest kinds, field for field as design.md §2 names them.
+
+These pydantic models are the single source of the manifest format: the JSON Schema under
+`schemas/` is generated from them (`orc schema`), and documents that pass the schema are turned
+into them. Attribute docstrings become the schema's descriptions, which editors show on hover.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+
+API_VERSION = "ollama-reconciler/v1"
+KINDS = ("OllamaInstance", "ModelSet", "Fleet")
+
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+ENDPOINT_PATTERN = r"^/"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+Priority = Annotated[int, Field(ge=1, le=10)]
+EndpointPath = Annotated[str, Field(pattern=ENDPOINT_PATTERN)]
+
+
+def _schema_duration(value: float | str) -> float | str:
+    """Mirror the schema's duration rule exactly (a positive number or a matching string)."""
+    if isinstance(value, str):
+        if not re.search(DURATION_PATTERN, value):
+            raise ValueError("invalid duration")
+    elif value <= 0:
+        raise ValueError("a duration must be greater than 0")
+    return value
+
+
+Duration = Annotated[
+    float | str,
+    AfterValidator(_schema_duration),
+    WithJsonSchema(
+        {
+            "type": ["number", "string"],
+            "exclusiveMinimum": 0,
+            "pattern": DURATION_PATTERN,
+            "description": "Seconds (30, 1.5) or a duration such as 30s, 5m, 2h, 1h30m, 500ms.",
+        }
+    ),
+]
+
+
+class _Strict(BaseModel):
+    """Base of every manifest model: as strict as the generated JSON Schema.
+
+    Strict types, no unknown fields and no explicit nulls: whatever these models accept, the
+    schema accepts too (a property test checks it), which lets the loader skip the slower
+    schema validation for documents the models accept.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(value is None for value in data.values()):
+            raise ValueError("fields must not be null")
+        return data
+
+
+class SecretRef(_Strict):
+    """A secret by reference: exactly one of `env`, `file` or `value`."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
+    env: Annotated[str, Field(pattern=ENV_NAME_PATTERN)] | None = None
+    """Name of the environment variable that holds the secret."""
+    file: NonEmpty | None = None
+    """File that holds the secret, relative to this manifest's folder."""
+    value: str | None = None
+    """The secret itself. Discouraged: manifests live in git, so validation warns."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if sum(v is not None for v in (self.env, self.file, self.value)) != 1:
+            raise ValueError("a SecretRef needs exactly one of env, file or value")
+        return self
+
+
+class Metadata(_Strict):
+    """Name and labels of an OllamaInstance or a ModelSet."""
+
+    name: DnsLabel
+    """A DNS label (lowercase letters, digits, '-'), unique among documents of this kind."""
+    labels: dict[str, str] = {}
+    """Labels that ModelSet selectors match."""
+
+
+class FleetMetadata(_Strict):
+    """Name and labels of the Fleet."""
+
+    name: DnsLabel = "default"
+    """A DNS label naming the fleet."""
+    labels: dict[str, str] = {}
+    """Free-form labels."""
+
+
+class TLS(_Strict):
+    """TLS options; files are relative to this manifest's folder."""
+
+    verify: bool = True
+    """Verify the server certificate (false only for testing)."""
+    caFile: NonEmpty | None = None
+    """PEM file of the CA that signed the server certificate."""
+    clientCert: NonEmpty | None = None
+    """PEM client certificate for mutual TLS (needs clientKey)."""
+    clientKey: NonEmpty | None = None
+    """PEM private key of the client certificate."""
+
+
+class Auth(_Strict):
+    """How requests authenticate to the server."""
+
+    bearerToken: SecretRef
+    """Sent as `Authorization: Bearer <token>`."""
+
+
+class Endpoints(_Strict):
+    """Path overrides relative to the instance url, for servers behind a proxy."""
+
+    health: EndpointPath | None = None
+    """Liveness probe (default `/`)."""
+    version: EndpointPath | None = None
+    """Default `/api/version`."""
+    listModels: EndpointPath | None = None
+    """Model inventory (default `/api/tags`)."""
+    show: EndpointPath | None = None
+    """Default `/api/show`."""
+    ps: EndpointPath | None = None
+    """Loaded models (default `/api/ps`)."""
+    pull: EndpointPath | None = None
+    """Default `/api/pull`."""
+    delete: EndpointPath | None = None
+    """Default `/api/delete`."""
+    copy_: EndpointPath | None = Field(default=None, alias="copy")
+    """Default `/api/copy`."""
+    create: EndpointPath | None = None
+    """Default `/api/create`."""
+    chat: EndpointPath | None = None
+    """Default `/api/chat`."""
+    generate: EndpointPath | None = None
+    """Default `/api/generate`."""
+    embed: EndpointPath | None = None
+    """Default `/api/embed`."""
+
+
+class ModelSpec(_Strict):
+    """A model an instance should have, or (state: absent) should not have."""
+
+    name: str
+    """Ollama model name, e.g. `llama3.2:3b`; `llama3` means `llama3:latest`."""
+    state: Literal["present", "absent"] = "present"
+    """`present` pulls or creates it, `absent` deletes it."""
+    keepLoaded: bool = False
+    """Keep the model loaded in memory."""
+    from_: str | None = Field(default=None, alias="from")
+    """Build a custom model from this base model with /api/create."""
+    system: str | None = None
+    """System prompt of a custom model."""
+    template: str | None = None
+    """Prompt template of a custom model."""
+    parameters: dict[str, Any] = {}
+    """Parameters of a custom model, e.g. num_ctx, temperature, stop."""
+
+
+class SmokeTestSpec(_Strict):
+    """A chat test that `orc chat-test --all` runs."""
+
+    model: str
+    """Model to chat with."""
+    prompt: NonEmpty
+    """Message sent as the user."""
+    expect: str | None = None
+    """Python regular expression the reply must match."""
+    timeout: Duration | None = None
+    """Time allowed for the whole reply."""
+
+
+class InstanceSpec(_Strict):
+    """What one Ollama server should look like."""
+
+    url: NonEmpty
+    """Base URL, http or https, possibly with a path prefix."""
+    enabled: bool = True
+    """When false the instance is observed and reported but never changed."""
+    priority: Priority = 5
+    """1..10, lower is preferred when choosing a server for chat."""
+    timeout: Duration = "30s"
+    """Timeout of ordinary requests."""
+    pullTimeout: Duration = "2h"
+    """Timeout of one model pull."""
+    tls: TLS | None = None
+    """TLS options."""
+    auth: Auth | None = None
+    """Authentication."""
+    headers: dict[str, str | SecretRef] = {}
+    """Extra request headers: a plain value or a SecretRef."""
+    endpoints: Endpoints | None = None
+    """Path overrides."""
+    modelSets: list[DnsLabel] = []
+    """ModelSets applied by name (besides those whose selector matches)."""
+    models: list[ModelSpec] = []
+    """Models of this instance."""
+    prune: bool = False
+    """Delete models that no manifest declares (protected ones excepted)."""
+    protect: list[NonEmpty] = []
+    """Globs of model names never deleted by prune."""
+    smoke: list[SmokeTestSpec] = []
+    """Chat tests."""
+
+
+class OllamaInstance(_Strict):
+    """One Ollama server."""
+
+    apiVersion: Literal["ollama-reconciler/v1"]
+    kind: Literal["OllamaInstance"]
+    metadata: Metadata
+    spec: InstanceSpec
+
+
+class Selector(_Strict):
+    """Which instances a ModelSet applies to; an empty selector matches every instance."""
+
+    matchLabels: dict[str, str] = {}
+    """Labels an instance must all carry."""
+
+
+class ModelSetSpec(_Strict):
+    """A list of models shared by many instances."""
+
+    selector: Selector | None = None
+    """Instances whose labels match (without it, only instances naming the set)."""
+    models: list[ModelSpec] = []
+    """Models every matching instance gets."""
+
+
+class ModelSet(_Strict):
+    """One list of models for many instances."""
+
+    apiVersion: Literal["ollama-reconciler/v1"]
+    kind: Literal["ModelSet"]
+    metadata: Metadata
+    spec: ModelSetSpec
+
+
+class FleetDefaults(_Strict):
+    """Settings applied to every instance that does not set them."""
+
+    timeout: Duration | None = None
+    """Default timeout of ordinary requests (30s)."""
+    pullTimeout: Duration | None = None
+    """Default timeout of one model pull (2h)."""
+    priority: Priority | None = None
+    """Default priority (5)."""
+    tls: TLS | None = None
+    """Default TLS options, merged field by field."""
+    headers: dict[str, str | SecretRef] = {}
+    """Headers sent to every instance (an instance's own header of the same name wins)."""
+
+
+class SafetySpec(_Strict):
+    """Guards against destructive plans."""
+
+    allowEmpty: bool = False
+    """Allow a plan that leaves an instance with no models."""
+    maxDeletions: Annotated[int, Field(ge=0)] = 10
+    """Refuse a plan with more deletions than this."""
+
+
+class FleetSpec(_Strict):
+    """Fleet-wide settings."""
+
+    defaults: FleetDefaults | None = None
+    """Defaults for every instance."""
+    parallelism: Annotated[int, Field(ge=1, le=1000)] = 10
+    """Instances worked on at once."""
+    interval: Duration = "5m"
+    """How often `orc watch` re-plans without a manifest change."""
+    safety: SafetySpec | None = None
+    """Guards against destructive plans."""
+
+
+class Fleet(_Strict):
+    """Fleet-wide settings; at most one per fleet, every field optional."""
+
+    apiVersion: Literal["ollama-reconciler/v1"]
+    kind: Literal["Fleet"]
+    metadata: FleetMetadata | None = None
+    spec: FleetSpec | None = None
+
+
+Manifest = OllamaInstance | ModelSet | Fleet
+MODEL_BY_KIND: dict[str, type[OllamaInstance] | type[ModelSet] | type[Fleet]] = {
+    "OllamaInstance": OllamaInstance,
+    "ModelSet": ModelSet,
+    "Fleet": Fleet,
+}

@@ -1,0 +1,53 @@
+"""Leave out the fields of a document that broke the schema, to check the rest of it.
+
+A document with a schema error would otherwise hide its semantic problems (a bad URL, a model
+name Ollama rejects) until the schema errors are fixed. Removing the offending fields lets the
+remaining ones be checked in the same run; findings next to a removed field are dropped, since
+they may only be consequences of the removal.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from reconciler.manifest.diagnostics import Diagnostic, FieldPath
+
+
+def prune(
+    data: dict[str, Any], paths: Iterable[FieldPath]
+) -> tuple[dict[str, Any], set[FieldPath]]:
+    """A copy of `data` without the fields at `paths` (a whole list for a bad list item)."""
+    result = copy.deepcopy(data)
+    removed: set[FieldPath] = set()
+    for path in paths:
+        target = path
+        while target and isinstance(target[-1], int):
+            target = target[:-1]
+        container = _walk(result, target[:-1])
+        if target and isinstance(container, dict) and target[-1] in container:
+            del container[target[-1]]
+            removed.add(target)
+    return result, removed
+
+
+def beside_pruned(diagnostic: Diagnostic, pruned: Iterable[FieldPath]) -> bool:
+    """Whether a finding concerns a nested mapping (a TLS block, a model) that lost a field.
+
+    The fields directly under `spec` and `metadata` are checked independently of each other, so
+    removing one of them casts no doubt on findings about the others.
+    """
+    parents = {path[:-1] for path in pruned if len(path) > 2}
+    return diagnostic.path[:-1] in parents
+
+
+def _walk(data: Any, path: FieldPath) -> Any:
+    for segment in path:
+        if isinstance(data, dict) and isinstance(segment, str):
+            data = data.get(segment)
+        elif isinstance(data, list) and isinstance(segment, int) and 0 <= segment < len(data):
+            data = data[segment]
+        else:
+            return None
+    return data

@@ -1,0 +1,223 @@
+"""Checks of one schema-valid document that a JSON Schema cannot express (design.md §2).
+
+URLs, durations, TLS files on disk, secret references, header names, model names in Ollama's
+grammar, regular expressions, the same model listed twice. Checks across documents (unique names,
+ModelSet references) live in `crossrefs`, conflicts between sources in `resolve`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from reconciler.manifest.diagnostics import Diagnostic, FieldPath
+from reconciler.manifest.document import ParsedDocument, YamlDocument, display_path
+from reconciler.manifest.durations import parse_duration
+from reconciler.manifest.models import (
+    TLS,
+    Fleet,
+    InstanceSpec,
+    ModelSet,
+    ModelSpec,
+    SecretRef,
+)
+from reconciler.manifest.schematext import show
+from reconciler.names import InvalidModelName, ModelName, parse
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_SECRET_HINT = "manifests live in git: use {env: NAME} or {file: PATH}"
+
+
+def document_diagnostics(parsed: ParsedDocument) -> list[Diagnostic]:
+    """Every semantic problem of one document."""
+    doc, model = parsed.doc, parsed.model
+    if isinstance(model, ModelSet):
+        return check_models(doc, ("spec", "models"), model.spec.models)
+    if isinstance(model, Fleet):
+        return _fleet(doc, model)
+    return _instance(doc, model.spec)
+
+
+def _instance(doc: YamlDocument, spec: InstanceSpec) -> list[Diagnostic]:
+    found = check_url(doc, ("spec", "url"), spec.url)
+    found += _duration(doc, ("spec", "timeout"), spec.timeout)
+    found += _duration(doc, ("spec", "pullTimeout"), spec.pullTimeout)
+    found += check_tls(doc, ("spec", "tls"), spec.tls)
+    if spec.auth is not None:
+        found += _secret(doc, ("spec", "auth", "bearerToken"), spec.auth.bearerToken)
+    found += _headers(doc, ("spec", "headers"), spec.headers)
+    found += check_models(doc, ("spec", "models"), spec.models)
+    for index, test in enumerate(spec.smoke):
+        path: FieldPath = ("spec", "smoke", index)
+        found += _model_name(doc, (*path, "model"), test.model)
+        if test.timeout is not None:
+            found += _duration(doc, (*path, "timeout"), test.timeout)
+        if test.expect is not None:
+            found += _regex(doc, (*path, "expect"), test.expect)
+    return found
+
+
+def _fleet(doc: YamlDocument, fleet: Fleet) -> list[Diagnostic]:
+    if fleet.spec is None:
+        return []
+    found = _duration(doc, ("spec", "interval"), fleet.spec.interval)
+    defaults = fleet.spec.defaults
+    if defaults is not None:
+        path: FieldPath = ("spec", "defaults")
+        if defaults.timeout is not None:
+            found += _duration(doc, (*path, "timeout"), defaults.timeout)
+        if defaults.pullTimeout is not None:
+            found += _duration(doc, (*path, "pullTimeout"), defaults.pullTimeout)
+        found += check_tls(doc, (*path, "tls"), defaults.tls)
+        found += _headers(doc, (*path, "headers"), defaults.headers)
+    return found
+
+
+def check_url(doc: YamlDocument, path: FieldPath, url: str) -> list[Diagnostic]:
+    """An instance URL: http or https, a host, a valid port, no query or fragment."""
+    shown = show(url) if "@" not in url else "the url"
+    if any(char.isspace() for char in url):
+        return [doc.error(path, "the url must not contain spaces")]
+    if "://" not in url:
+        return [doc.error(path, f"{shown} has no scheme", hint=f"write http://{url.lstrip('/')}")]
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return [doc.error(path, f"the url scheme must be http or https, not {parts.scheme!r}")]
+    try:
+        port = parts.port
+    except ValueError:
+        return [doc.error(path, f"{shown} has an invalid port")]
+    if not parts.hostname:
+        return [doc.error(path, f"{shown} has no host")]
+    if port == 0:
+        return [doc.error(path, f"{shown} has an invalid port")]
+    if parts.query or parts.fragment:
+        return [doc.error(path, "the url must not have a query (?...) or fragment (#...)")]
+    if parts.username or parts.password:
+        hint = "use spec.auth.bearerToken or spec.headers with a SecretRef"
+        return [doc.warning(path, "the url carries credentials, which end up in git", hint=hint)]
+    return []
+
+
+def check_tls(doc: YamlDocument, path: FieldPath, tls: TLS | None) -> list[Diagnostic]:
+    """TLS files must exist (relative to the manifest); a client cert needs its key."""
+    if tls is None:
+        return []
+    found: list[Diagnostic] = []
+    for field in ("caFile", "clientCert", "clientKey"):
+        raw = getattr(tls, field)
+        target = resolve_file(doc.directory, raw) if raw is not None else None
+        if raw is not None and target is not None and not target.is_file():
+            shown = display_path(target.absolute())
+            where = f" (looked for {shown})" if shown != raw else ""
+            found.append(doc.error((*path, field), f"TLS file not found: {raw}{where}"))
+    if (tls.clientCert is None) != (tls.clientKey is None):
+        present, missing = (
+            ("clientCert", "clientKey") if tls.clientKey is None else ("clientKey", "clientCert")
+        )
+        found.append(doc.error((*path, present), f"{present} needs {missing} as well"))
+    return found
+
+
+def resolve_file(directory: Path, raw: str) -> Path:
+    """A file named in a manifest: `~` expanded, relative paths taken from the manifest's folder."""
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else directory / path
+
+
+def check_models(
+    doc: YamlDocument, path: FieldPath, models: Sequence[ModelSpec]
+) -> list[Diagnostic]:
+    """Each model's names and settings, and no model listed twice in one list."""
+    found: list[Diagnostic] = []
+    first: dict[ModelName, int] = {}
+    for index, model in enumerate(models):
+        entry: FieldPath = (*path, index)
+        name_problems = _model_name(doc, (*entry, "name"), model.name)
+        found += name_problems
+        found += _model_settings(doc, entry, model)
+        if name_problems:
+            continue
+        name = parse(model.name)
+        if name in first:
+            line = doc.span((*path, first[name])).line
+            message = f"model {name.display!r} is listed twice (first at line {line})"
+            found.append(doc.error((*entry, "name"), message))
+        else:
+            first[name] = index
+    return found
+
+
+def _model_settings(doc: YamlDocument, entry: FieldPath, model: ModelSpec) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    if model.from_ is not None:
+        found += _model_name(doc, (*entry, "from"), model.from_, what="base model name")
+        if not found and parse(model.from_) == _parsed_or_none(model.name):
+            found.append(doc.error((*entry, "from"), "a model cannot be built from itself"))
+    else:
+        custom = [f for f in ("system", "template") if getattr(model, f) is not None]
+        custom += ["parameters"] if model.parameters else []
+        if custom:
+            hint = "add 'from: <base model>' to build a custom model"
+            verb = "applies" if len(custom) == 1 else "apply"
+            message = f"{', '.join(custom)} only {verb} to a custom model built with 'from'"
+            found.append(doc.error((*entry, custom[0]), message, key=True, hint=hint))
+    if model.state == "absent" and model.keepLoaded:
+        found.append(doc.error((*entry, "keepLoaded"), "an absent model cannot be kept loaded"))
+    return found
+
+
+def _parsed_or_none(name: str) -> ModelName | None:
+    try:
+        return parse(name)
+    except InvalidModelName:
+        return None
+
+
+def _model_name(
+    doc: YamlDocument, path: FieldPath, name: str, *, what: str = "model name"
+) -> list[Diagnostic]:
+    try:
+        parse(name)
+    except InvalidModelName as exc:
+        return [doc.error(path, f"invalid {what} {show(name)}: {exc.reason}")]
+    return []
+
+
+def _duration(doc: YamlDocument, path: FieldPath, value: float | str) -> list[Diagnostic]:
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        return [doc.error(path, f"invalid {path[-1]}: {exc}")]
+    return []
+
+
+def _secret(doc: YamlDocument, path: FieldPath, ref: SecretRef) -> list[Diagnostic]:
+    if ref.value is None:
+        return []
+    message = "inline secret value in a manifest"
+    return [doc.warning((*path, "value"), message, key=True, hint=_SECRET_HINT)]
+
+
+def _headers(
+    doc: YamlDocument, path: FieldPath, headers: Mapping[str, str | SecretRef]
+) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            found.append(doc.error((*path, name), f"invalid header name {show(name)}", key=True))
+        if isinstance(value, SecretRef):
+            found += _secret(doc, (*path, name), value)
+        elif "\r" in value or "\n" in value:
+            found.append(doc.error((*path, name), "a header value must not contain line breaks"))
+    return found
+
+
+def _regex(doc: YamlDocument, path: FieldPath, pattern: str) -> list[Diagnostic]:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return [doc.error(path, f"invalid regular expression: {exc}")]
+    return []

@@ -1,0 +1,308 @@
+"""Probe every instance of the desired fleet at once and return what was found.
+
+Per instance a steady-state probe costs three requests made together (version, tags, ps);
+`/api/show` is asked only for digests that neither the state directory's cache nor another
+instance of this run already answered, since a show reply is fixed for a digest. One bad
+instance (unreachable, unauthorized, missing secret) becomes a value; the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from reconciler import names
+from reconciler.errors import SecretError
+from reconciler.manifest import resolve_secret
+from reconciler.manifest.desired import DesiredFleet, DesiredInstance, SecretRef
+from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
+from reconciler.ollama import (
+    ClientConfig,
+    ModelEntry,
+    OllamaClient,
+    OllamaError,
+    OllamaTLSError,
+    OllamaUnauthorized,
+    RunningModel,
+    ShowResponse,
+    TLSConfig,
+)
+from reconciler.state import StateDir
+
+T = TypeVar("T")
+ClientFactory = Callable[[ClientConfig], OllamaClient]
+DEFAULT_MAX_IN_FLIGHT = 64
+
+
+@dataclass
+class ShowCache:
+    """Show replies by digest: the state directory's cache plus the replies of this run.
+
+    Concurrent asks for one digest share one request, whichever instance asks first.
+    """
+
+    state: StateDir | None = None
+    _known: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _pending: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    _new: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def preload(self, digests: list[str]) -> None:
+        """Read what the state directory already knows about these digests."""
+        missing = [d for d in digests if d not in self._known]
+        if self.state is not None and missing:
+            self._known.update(self.state.cached_shows(missing))
+
+    async def get(self, digest: str, fetch: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
+        """The show data of a digest, fetching it once if nobody has it yet."""
+        if digest in self._known:
+            return self._known[digest]
+        if digest in self._pending:
+            return await asyncio.shield(self._pending[digest])
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[digest] = future
+        try:
+            data = await fetch()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: other waiters re-raise it themselves
+            raise
+        finally:
+            self._pending.pop(digest, None)
+        self._known[digest] = self._new[digest] = data
+        future.set_result(data)
+        return data
+
+    def save(self) -> None:
+        """Write the replies fetched in this run to the state directory."""
+        if self.state is not None and self._new:
+            self.state.store_shows(self._new)
+            self._new.clear()
+
+
+def client_config(instance: DesiredInstance, env: Mapping[str, str] | None = None) -> ClientConfig:
+    """The client settings of an instance, secrets resolved (raises SecretError, naming it)."""
+    environ = os.environ if env is None else env
+    token = resolve_secret(instance.bearer_token, environ) if instance.bearer_token else None
+    headers: dict[str, str] = {}
+    secret_headers: set[str] = set()
+    for key, value in instance.headers.items():
+        if isinstance(value, SecretRef):
+            headers[key] = resolve_secret(value, environ)
+            secret_headers.add(key)
+        else:
+            headers[key] = value
+    tls = instance.tls
+    return ClientConfig(
+        instance=instance.name,
+        base_url=instance.url,
+        endpoints=dict(instance.endpoints),
+        bearer_token=token,
+        headers=headers,
+        secret_headers=frozenset(secret_headers),
+        tls=TLSConfig(
+            verify=tls.verify,
+            ca_file=tls.ca_file,
+            client_cert=tls.client_cert,
+            client_key=tls.client_key,
+        ),
+        timeout=instance.timeout,
+        pull_timeout=instance.pull_timeout,
+    )
+
+
+@dataclass
+class Observer:
+    """Probes instances concurrently, sharing one show cache and a bound on requests in flight."""
+
+    state: StateDir | None = None
+    client_factory: ClientFactory = OllamaClient
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    env: Mapping[str, str] | None = None
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    parallelism: int = 10  # instances probed at once
+
+    def __post_init__(self) -> None:
+        self.cache = ShowCache(self.state)
+        self._slots = asyncio.Semaphore(self.max_in_flight)
+        self._instances = asyncio.Semaphore(max(1, self.parallelism))
+
+    async def fleet(self, desired: DesiredFleet) -> ObservedFleet:
+        """Probe every instance of the desired fleet at once."""
+        found = await asyncio.gather(*(self.instance(i) for i in desired.instances))
+        self.cache.save()
+        return ObservedFleet({o.name: o for o in found})
+
+    async def instance(self, desired: DesiredInstance) -> ObservedInstance:
+        """Probe one instance; failures become its health, never an exception."""
+        async with self._instances:
+            return await self._instance(desired)
+
+    async def _instance(self, desired: DesiredInstance) -> ObservedInstance:
+        try:
+            config = client_config(desired, self.env)
+        except SecretError as exc:
+            return self._failed(desired, Health.UNKNOWN, "SecretMissing", str(exc))
+        async with self.client_factory(config) as client:
+            try:
+                return await self._probe(desired, client)
+            except OllamaError as exc:
+                health, reason = _classify(exc)
+                return self._failed(desired, health, reason, str(exc))
+
+    async def _probe(self, desired: DesiredInstance, client: OllamaClient) -> ObservedInstance:
+        timed, tags, running = await asyncio.gather(
+            self._timed(client.version()),
+            self._limited(client.list_models()),
+            self._optional(client.running()),
+            return_exceptions=True,
+        )
+        if isinstance(tags, BaseException):
+            raise tags
+        assert not isinstance(timed, BaseException)
+        assert not isinstance(running, BaseException)
+        version, latency_ms = timed
+        models = await self._models(client, tags, running or [])
+        health = Health.HEALTHY if desired.enabled else Health.DISABLED
+        message = "" if running is not None else "the running-models endpoint (ps) failed"
+        if running is None and desired.enabled:
+            health = Health.DEGRADED
+        return ObservedInstance(
+            name=desired.name,
+            url=desired.url,
+            enabled=desired.enabled,
+            health=health,
+            reason="Reachable",
+            message=message,
+            version=version,
+            latency_ms=latency_ms,
+            models=models,
+            checked_at=self.clock(),
+        )
+
+    async def _models(
+        self, client: OllamaClient, tags: list[ModelEntry], running: list[RunningModel]
+    ) -> tuple[ObservedModel, ...]:
+        self.cache.preload([t.digest for t in tags])
+
+        async def show(entry: ModelEntry) -> dict[str, Any]:
+            async def fetch() -> dict[str, Any]:
+                return show_summary(await self._limited(client.show(entry.name)))
+
+            try:
+                data: dict[str, Any] = await self.cache.get(entry.digest, fetch)
+            except OllamaError:
+                return {}  # details stay unknown; the inventory itself is still right
+            return data
+
+        shows = await asyncio.gather(*(show(t) for t in tags))
+        loaded = {_key(r.name): r for r in running}
+        return tuple(
+            _observed_model(t, s, loaded.get(_key(t.name)))
+            for t, s in zip(tags, shows, strict=True)
+        )
+
+    async def _limited(self, call: Awaitable[T]) -> T:
+        async with self._slots:
+            return await call
+
+    async def _optional(self, call: Awaitable[T]) -> T | None:
+        try:
+            return await self._limited(call)
+        except OllamaError:
+            return None
+
+    async def _timed(self, call: Awaitable[str]) -> tuple[str | None, float | None]:
+        """The version and the round trip it took (None, None when it failed)."""
+        started = time.perf_counter()
+        version = await self._optional(call)
+        if version is None:
+            return None, None
+        return version, round((time.perf_counter() - started) * 1000, 1)
+
+    def _failed(
+        self, desired: DesiredInstance, health: Health, reason: str, message: str
+    ) -> ObservedInstance:
+        if not desired.enabled:
+            health, reason = Health.DISABLED, reason if reason != "Reachable" else "Unreachable"
+        return ObservedInstance(
+            name=desired.name,
+            url=desired.url,
+            enabled=desired.enabled,
+            health=health,
+            reason=reason,
+            message=message,
+            checked_at=self.clock(),
+        )
+
+
+async def observe(
+    desired: DesiredFleet,
+    *,
+    state: StateDir | None = None,
+    client_factory: ClientFactory = OllamaClient,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    env: Mapping[str, str] | None = None,
+    parallelism: int | None = None,
+) -> ObservedFleet:
+    """Probe every instance of `desired` concurrently (see `Observer`)."""
+    observer = Observer(
+        state, client_factory, max_in_flight, env, parallelism=parallelism or desired.parallelism
+    )
+    return await observer.fleet(desired)
+
+
+def show_summary(show: ShowResponse) -> dict[str, Any]:
+    """The part of a show reply worth caching: small, JSON-able, fixed for a digest."""
+    details = show.details
+    return {
+        "capabilities": list(show.capabilities or []),
+        "context_length": show.context_length,
+        "system": show.system,
+        "template": show.template,
+        "parameters": dict(show.parameters),
+        "family": details.family if details else None,
+        "parameter_size": details.parameter_size if details else None,
+        "quantization": details.quantization_level if details else None,
+    }
+
+
+def _observed_model(
+    entry: ModelEntry, show: Mapping[str, Any], running: RunningModel | None
+) -> ObservedModel:
+    details = entry.details
+    return ObservedModel(
+        name=names.parse(entry.name),
+        digest=entry.digest,
+        size=entry.size,
+        modified_at=str(entry.modified_at) if entry.modified_at else None,
+        family=show.get("family") or (details.family if details else None),
+        parameter_size=show.get("parameter_size") or (details.parameter_size if details else None),
+        quantization=show.get("quantization") or (details.quantization_level if details else None),
+        context_length=show.get("context_length"),
+        capabilities=tuple(show.get("capabilities") or ()),
+        system=show.get("system") or None,
+        template=show.get("template") or None,
+        parameters=dict(show.get("parameters") or {}),
+        loaded=running is not None,
+        loaded_until=running.expires_at if running else None,
+    )
+
+
+def _key(name: str) -> str:
+    try:
+        return names.parse(name).key
+    except names.InvalidModelName:
+        return name.lower()
+
+
+def _classify(exc: OllamaError) -> tuple[Health, str]:
+    if isinstance(exc, OllamaUnauthorized):
+        return Health.UNAUTHORIZED, "Unauthorized"
+    if isinstance(exc, OllamaTLSError):
+        return Health.TLS_ERROR, "TLSError"
+    return Health.UNREACHABLE, type(exc).__name__.removeprefix("Ollama")

@@ -1,0 +1,319 @@
+"""`OllamaClient`: the async client for one Ollama server, the only way the project talks to one.
+
+Each method is one endpoint of shared/reference/ollama-api.md, returns typed results, and raises
+only `OllamaError`s. Streams (pull, create, chat, generate) are async iterators that end only
+after the server's final line (`success`, or `done: true`); anything short of that is a
+transient `ProtocolError`, so a cut connection is never mistaken for a finished pull.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import aclosing
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from reconciler.names import ModelName
+from reconciler.ollama.completion import collect_chat, collect_generate
+from reconciler.ollama.config import ClientConfig, display_url
+from reconciler.ollama.diagnosis import Call, protocol_error
+from reconciler.ollama.errors import InvalidModelNameError, RequestRejected
+from reconciler.ollama.payloads import KeepAlive, chat_messages, keep_alive_value, with_optional
+from reconciler.ollama.replies import model_list, parse_reply, until_done, until_success
+from reconciler.ollama.session import Session
+from reconciler.ollama.streaming import Limits
+from reconciler.ollama.types import (
+    ChatChunk,
+    ChatMessage,
+    ChatResult,
+    CreateProgress,
+    EmbedResult,
+    GenerateChunk,
+    GenerateResult,
+    ModelEntry,
+    PullProgress,
+    RunningModel,
+    ShowResponse,
+)
+
+Model = str | ModelName
+Messages = Sequence[ChatMessage | Mapping[str, Any]]
+
+
+class OllamaClient:
+    """Async client for one Ollama server; use as `async with OllamaClient(config) as client`.
+
+    One pooled connection set is reused by every call. `transport` replaces the network (respx,
+    an ASGI app, a test stream); then the TLS settings of the config are not used. `clock`
+    measures latencies (seconds, monotonic).
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.config = config
+        self._session = Session(config, transport)
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"OllamaClient({self.config.instance!r}, {display_url(self.config.base_url)!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._session.aclose()
+
+    async def health(self) -> float:
+        """Probe the liveness endpoint; return the round-trip latency in seconds."""
+        call = self._session.call("health", "health check")
+        start = self._clock()
+        await self._session.fetch(call)
+        return self._clock() - start
+
+    async def version(self) -> str:
+        """The server's version string, e.g. `0.33.0` (`0.0.0` for source builds)."""
+        call = self._session.call("version", "version")
+        data = await self._session.fetch_json(call)
+        version = data.get("version") if isinstance(data, dict) else None
+        if not isinstance(version, str):
+            raise protocol_error(call, "the reply has no 'version' string")
+        return version
+
+    async def list_models(self) -> list[ModelEntry]:
+        """The installed models (`/api/tags`), newest first as the server sorts them."""
+        call = self._session.call("listModels", "list models")
+        data = await self._session.fetch_json(call)
+        return [parse_reply(call, ModelEntry, item) for item in model_list(call, data)]
+
+    async def running(self) -> list[RunningModel]:
+        """The models loaded in memory (`/api/ps`)."""
+        call = self._session.call("ps", "list running models")
+        data = await self._session.fetch_json(call)
+        return [parse_reply(call, RunningModel, item) for item in model_list(call, data)]
+
+    async def show(self, model: Model) -> ShowResponse:
+        """Details, capabilities, model_info and parameters of one installed model."""
+        name = self._name(model, "show")
+        call = self._session.call("show", "show", model=name)
+        data = await self._session.fetch_json(call, {"model": name})
+        return parse_reply(call, ShowResponse, data)
+
+    async def pull(self, model: Model, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
+        """Pull a model, yielding progress; ends after `success` (ProtocolError otherwise)."""
+        name = self._name(model, "pull")
+        call = self._session.call("pull", "pull", model=name)
+        body = {"model": name, "insecure": insecure, "stream": True}
+        limits = Limits(self.config.stream_inactivity, self.config.pull_timeout)
+        async with aclosing(self._session.stream(call, body, limits=limits)) as items:
+            async for progress in until_success(call, items, PullProgress):
+                yield progress
+
+    async def create(
+        self,
+        model: Model,
+        *,
+        from_: Model,
+        system: str | None = None,
+        template: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        quantize: str | None = None,
+    ) -> AsyncIterator[CreateProgress]:
+        """Build a model from `from_` on the server, yielding progress (it may pull `from_`)."""
+        name, base = self._name(model, "create"), self._name(from_, "create")
+        call = self._session.call("create", "create", model=name, base=base)
+        body = with_optional(
+            {"model": name, "from": base, "stream": True},
+            system=system,
+            template=template,
+            parameters=dict(parameters) if parameters is not None else None,
+            quantize=quantize,
+        )
+        limits = Limits(self.config.stream_inactivity, self.config.pull_timeout)
+        async with aclosing(self._session.stream(call, body, limits=limits)) as items:
+            async for progress in until_success(call, items, CreateProgress):
+                yield progress
+
+    async def delete(self, model: Model) -> None:
+        """Remove a model from the server (its blobs go when no other model uses them)."""
+        name = self._name(model, "delete")
+        call = self._session.call("delete", "delete", model=name)
+        await self._session.fetch(call, {"model": name})
+
+    async def copy(self, source: Model, destination: Model) -> None:
+        """Copy a model under a new name (an existing destination is overwritten)."""
+        src, dst = self._name(source, "copy"), self._name(destination, "copy")
+        call = self._session.call("copy", "copy", model=src)
+        await self._session.fetch(call, {"source": src, "destination": dst})
+
+    async def load(
+        self, model: Model, *, keep_alive: KeepAlive = -1, embedding: bool = False
+    ) -> None:
+        """Load a model into memory and keep it there for `keep_alive` (default: forever).
+
+        Embedding models cannot be preloaded through generate, so they go through /api/embed
+        with no input.
+        """
+        name = self._name(model, "load")
+        call = self._session.call("embed" if embedding else "generate", "load", model=name)
+        body = {"model": name, "keep_alive": self._keep_alive(call, keep_alive)}
+        data = await self._session.fetch_json(call, body, limit=self.config.load_timeout)
+        parse_reply(call, EmbedResult if embedding else GenerateChunk, data)
+
+    async def unload(self, model: Model, *, embedding: bool = False) -> None:
+        """Unload a model from memory (the model must exist; unloaded already is fine).
+
+        The same call as `load` with keep_alive 0: /api/generate, or /api/embed with no input
+        for embedding models. Ollama evicts asynchronously, so /api/ps may list it briefly.
+        """
+        name = self._name(model, "unload")
+        call = self._session.call("embed" if embedding else "generate", "unload", model=name)
+        data = await self._session.fetch_json(call, {"model": name, "keep_alive": 0})
+        parse_reply(call, EmbedResult if embedding else GenerateChunk, data)
+
+    async def chat(
+        self,
+        model: Model,
+        messages: Messages,
+        *,
+        options: Mapping[str, Any] | None = None,
+        system: str | None = None,
+        keep_alive: KeepAlive | None = None,
+        think: bool | str | None = None,
+        format: str | Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[ChatChunk]:
+        """Stream a chat reply chunk by chunk; the last chunk has `done=True` and the metrics."""
+        name = self._name(model, "chat")
+        call = self._session.call("chat", "chat", model=name)
+        body = with_optional(
+            {"model": name, "messages": chat_messages(messages, system), "stream": True},
+            options=dict(options) if options is not None else None,
+            keep_alive=None if keep_alive is None else self._keep_alive(call, keep_alive),
+            think=think,
+            format=format,
+        )
+        limits = Limits(self.config.timeout)
+        async with aclosing(self._session.stream(call, body, limits=limits)) as items:
+            async for chunk in until_done(call, items, ChatChunk):
+                yield chunk
+
+    async def chat_complete(
+        self,
+        model: Model,
+        messages: Messages,
+        *,
+        options: Mapping[str, Any] | None = None,
+        system: str | None = None,
+        keep_alive: KeepAlive | None = None,
+        think: bool | str | None = None,
+        format: str | Mapping[str, Any] | None = None,
+    ) -> ChatResult:
+        """The whole chat reply, with metrics and client-side time to first token."""
+        chunks = self.chat(
+            model,
+            messages,
+            options=options,
+            system=system,
+            keep_alive=keep_alive,
+            think=think,
+            format=format,
+        )
+        return await collect_chat(chunks, self._clock, str(model))
+
+    async def generate(
+        self,
+        model: Model,
+        prompt: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        system: str | None = None,
+        keep_alive: KeepAlive | None = None,
+        think: bool | str | None = None,
+        format: str | Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[GenerateChunk]:
+        """Stream a completion of `prompt`; the last chunk has `done=True` and the metrics."""
+        name = self._name(model, "generate")
+        call = self._session.call("generate", "generate", model=name)
+        body = with_optional(
+            {"model": name, "prompt": prompt, "stream": True},
+            system=system,
+            options=dict(options) if options is not None else None,
+            keep_alive=None if keep_alive is None else self._keep_alive(call, keep_alive),
+            think=think,
+            format=format,
+        )
+        limits = Limits(self.config.timeout)
+        async with aclosing(self._session.stream(call, body, limits=limits)) as items:
+            async for chunk in until_done(call, items, GenerateChunk):
+                yield chunk
+
+    async def generate_complete(
+        self,
+        model: Model,
+        prompt: str,
+        *,
+        options: Mapping[str, Any] | None = None,
+        system: str | None = None,
+        keep_alive: KeepAlive | None = None,
+        think: bool | str | None = None,
+        format: str | Mapping[str, Any] | None = None,
+    ) -> GenerateResult:
+        """The whole completion, with metrics and client-side time to first token."""
+        chunks = self.generate(
+            model,
+            prompt,
+            options=options,
+            system=system,
+            keep_alive=keep_alive,
+            think=think,
+            format=format,
+        )
+        return await collect_generate(chunks, self._clock, str(model))
+
+    async def embed(
+        self,
+        model: Model,
+        input: str | Sequence[str],
+        *,
+        truncate: bool | None = None,
+        dimensions: int | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> EmbedResult:
+        """Embedding vectors of one text or of several."""
+        name = self._name(model, "embed")
+        call = self._session.call("embed", "embed", model=name)
+        body = with_optional(
+            {"model": name, "input": input if isinstance(input, str) else list(input)},
+            truncate=truncate,
+            dimensions=dimensions,
+            keep_alive=None if keep_alive is None else self._keep_alive(call, keep_alive),
+        )
+        return parse_reply(call, EmbedResult, await self._session.fetch_json(call, body))
+
+    def _name(self, model: Model, operation: str) -> str:
+        name = str(model).strip()
+        if not name:
+            raise InvalidModelNameError(
+                f"{operation} failed: the model name is empty", instance=self.config.instance
+            )
+        return name
+
+    def _keep_alive(self, call: Call, value: KeepAlive) -> int | float | str:
+        try:
+            return keep_alive_value(value)
+        except ValueError as exc:
+            hint = "use seconds (-1: forever) or a duration like '5m' or '1h30m'"
+            raise call.fail(RequestRejected, str(exc), hint=hint) from exc

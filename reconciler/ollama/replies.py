@@ -1,0 +1,68 @@
+"""Checking what the server sent: the shape of each reply, and that streams really finished.
+
+A reply of the wrong shape is a `ProtocolError` naming the first bad field. A progress stream
+(pull, create) is complete only once it said `success`, a generation stream (chat, generate)
+only once a chunk said `done`; a stream that stops earlier was cut off and the error is transient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from reconciler.ollama.diagnosis import Call, protocol_error
+from reconciler.ollama.types import ChatChunk, GenerateChunk, PullProgress
+
+R = TypeVar("R", bound=BaseModel)
+P = TypeVar("P", bound=PullProgress)
+G = TypeVar("G", ChatChunk, GenerateChunk)
+
+
+def parse_reply(call: Call, kind: type[R], data: Any) -> R:
+    """`data` validated as `kind`; ProtocolError when it does not fit."""
+    try:
+        return kind.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "reply"
+        raise protocol_error(
+            call, f"unexpected reply shape for {kind.__name__}: {where}: {first['msg']}"
+        ) from exc
+
+
+def model_list(call: Call, data: Any) -> list[Any]:
+    """The `models` array of /api/tags or /api/ps (`null` counts as empty)."""
+    if isinstance(data, dict) and data.get("models", ()) is None:
+        return []
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, list):
+        raise protocol_error(call, "the reply has no 'models' list")
+    return models
+
+
+async def until_success(
+    call: Call, items: AsyncIterator[dict[str, Any]], kind: type[P]
+) -> AsyncIterator[P]:
+    """Typed progress lines, read to the end; the stream must have said `success`."""
+    succeeded = False
+    async for item in items:
+        progress = parse_reply(call, kind, item)
+        succeeded = succeeded or progress.done
+        yield progress
+    if not succeeded:
+        raise protocol_error(call, "the progress stream ended before 'success'", transient=True)
+
+
+async def until_done(
+    call: Call, items: AsyncIterator[dict[str, Any]], kind: type[G]
+) -> AsyncIterator[G]:
+    """Typed generation chunks, read to the end; one of them must have said `done`."""
+    finished = False
+    async for item in items:
+        chunk = parse_reply(call, kind, item)
+        finished = finished or chunk.done
+        yield chunk
+    if not finished:
+        raise protocol_error(call, "the reply stream ended before 'done'", transient=True)

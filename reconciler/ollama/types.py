@@ -1,0 +1,303 @@
+"""Typed replies of the Ollama API (shared/reference/ollama-api.md §1), as pydantic models.
+
+Only the fields the project uses are declared; unknown fields are ignored so newer servers keep
+working. Digests come out in one spelling (bare lowercase hex) whatever the server sent, times as
+timezone-aware datetimes, and show's padded `parameters` text as a dict.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+
+from reconciler.ollama.parameters import parse_parameters
+
+_FOREVER_YEAR = 2200  # keep_alive -1 expires around the year 2318
+
+
+def normalize_digest(digest: str) -> str:
+    """`sha256:<hex>`, `sha256-<hex>` or bare hex → bare lowercase hex."""
+    text = digest.strip().lower()
+    for prefix in ("sha256:", "sha256-"):
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text
+
+
+def _digest(value: object) -> object:
+    return normalize_digest(value) if isinstance(value, str) else value
+
+
+def _empty(value: object) -> object:
+    return () if value is None else value
+
+
+def _blank_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+Digest = Annotated[str, BeforeValidator(_digest)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_empty)]
+Text = Annotated[str | None, BeforeValidator(_blank_is_none)]
+Time = Annotated[datetime | None, AfterValidator(_aware)]
+METRIC_FIELDS = (
+    "total_duration",
+    "load_duration",
+    "prompt_eval_count",
+    "prompt_eval_duration",
+    "eval_count",
+    "eval_duration",
+)
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ModelDetails(_Reply):
+    """`details` of tags, show and ps: family, size class, quantisation (blank → None)."""
+
+    parent_model: Text = None
+    format: Text = None
+    family: Text = None
+    families: Names = ()
+    parameter_size: Text = None
+    quantization_level: Text = None
+    context_length: int | None = None  # in /api/tags since v0.30.0
+    embedding_length: int | None = None
+
+
+class ModelEntry(_Reply):
+    """One installed model, from `/api/tags`."""
+
+    name: str
+    model: str = ""
+    modified_at: Time = None
+    size: int = 0
+    digest: Digest = ""
+    details: ModelDetails = ModelDetails()
+    capabilities: Names = ()
+    remote_model: str | None = None
+    remote_host: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_model(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("name") and data.get("model"):
+            return {**data, "name": data["model"]}
+        return data
+
+    @property
+    def context_length(self) -> int | None:
+        """The maximum context length, when the server lists it (v0.30.0 and later)."""
+        return self.details.context_length
+
+
+class ShowResponse(_Reply):
+    """`/api/show`: details, capabilities, model_info and the Modelfile pieces of one model."""
+
+    license: str = ""
+    modelfile: str = ""
+    parameters_text: str = ""
+    parameters: dict[str, Any] = {}
+    template: str = ""
+    system: str = ""
+    details: ModelDetails = ModelDetails()
+    model_info: dict[str, Any] = {}
+    projector_info: dict[str, Any] = {}
+    capabilities: Names = ()
+    modified_at: Time = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_parameters(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        text = data.get("parameters") or ""
+        if not isinstance(text, str):
+            return data  # let validation report the wrong type
+        fixed = {k: v for k, v in data.items() if v is not None}
+        return {**fixed, "parameters_text": text, "parameters": parse_parameters(text)}
+
+    @property
+    def architecture(self) -> str | None:
+        """`general.architecture` (e.g. `llama`, `qwen2`), the prefix of the other keys."""
+        arch = self.model_info.get("general.architecture")
+        return arch if isinstance(arch, str) and arch else None
+
+    @property
+    def context_length(self) -> int | None:
+        """The model's maximum context: `model_info["<arch>.context_length"]`."""
+        return self._arch_int("context_length") or self.details.context_length
+
+    @property
+    def embedding_length(self) -> int | None:
+        """The width of the model's embeddings: `model_info["<arch>.embedding_length"]`."""
+        return self._arch_int("embedding_length") or self.details.embedding_length
+
+    def _arch_int(self, key: str) -> int | None:
+        value = self.model_info.get(f"{self.architecture}.{key}") if self.architecture else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class RunningModel(_Reply):
+    """One model loaded in memory, from `/api/ps`."""
+
+    name: str
+    model: str = ""
+    size: int = 0
+    size_vram: int = 0
+    digest: Digest = ""
+    details: ModelDetails = ModelDetails()
+    expires_at: Time = None
+    context_length: int | None = None  # the num_ctx it was loaded with, not its maximum
+
+    @property
+    def kept_forever(self) -> bool:
+        """Whether it was loaded with a negative keep_alive (it expires centuries from now)."""
+        return self.expires_at is not None and self.expires_at.year >= _FOREVER_YEAR
+
+
+class PullProgress(_Reply):
+    """One line of a pull: a status, and for a layer its digest, total and completed bytes."""
+
+    status: str
+    digest: Digest | None = None
+    total: int | None = None
+    completed: int = 0  # Ollama omits it while it is 0
+
+    @property
+    def done(self) -> bool:
+        """Whether this is the final `success` line."""
+        return self.status == "success"
+
+
+class CreateProgress(PullProgress):
+    """One line of a create (it may include the lines of pulling the base model)."""
+
+
+class Metrics(_Reply):
+    """Timings (nanoseconds) and token counts of a finished generation."""
+
+    total_duration: int | None = None
+    load_duration: int | None = None
+    prompt_eval_count: int | None = None
+    prompt_eval_duration: int | None = None
+    eval_count: int | None = None
+    eval_duration: int | None = None
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Generation speed, `eval_count / eval_duration * 1e9` (None when not reported)."""
+        if not self.eval_count or not self.eval_duration:
+            return None
+        return self.eval_count / self.eval_duration * 1e9
+
+
+class ChatMessage(_Reply):
+    """One chat message, sent or received."""
+
+    role: str
+    content: str = ""
+    thinking: str | None = None
+    images: tuple[str, ...] | None = None
+    tool_calls: tuple[dict[str, Any], ...] | None = None
+    tool_name: str | None = None
+
+    def to_request(self) -> dict[str, Any]:
+        """The JSON form Ollama expects (unset fields left out)."""
+        return self.model_dump(exclude_none=True, mode="json")
+
+
+def _with_metrics(data: Any) -> Any:
+    if isinstance(data, dict) and data.get("done"):
+        return {**data, "metrics": {k: data.get(k) for k in METRIC_FIELDS}}
+    return data
+
+
+class ChatChunk(_Reply):
+    """One line of a chat stream; the last has `done=True`, `done_reason` and `metrics`."""
+
+    model: str = ""
+    created_at: Time = None
+    message: ChatMessage = ChatMessage(role="assistant")
+    done: bool = False
+    done_reason: str | None = None
+    metrics: Metrics | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _final_metrics(cls, data: Any) -> Any:
+        return _with_metrics(data)
+
+    @property
+    def content(self) -> str:
+        """The text this chunk adds."""
+        return self.message.content
+
+
+class GenerateChunk(_Reply):
+    """One line of a generate stream; the last has `done=True`, `done_reason` and `metrics`."""
+
+    model: str = ""
+    created_at: Time = None
+    response: str = ""
+    thinking: str | None = None
+    done: bool = False
+    done_reason: str | None = None
+    context: tuple[int, ...] | None = None
+    metrics: Metrics | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _final_metrics(cls, data: Any) -> Any:
+        return _with_metrics(data)
+
+
+class ChatResult(_Reply):
+    """A whole chat reply, with the server's metrics and client-side timings (seconds)."""
+
+    model: str
+    content: str
+    thinking: str = ""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    done_reason: str | None = None
+    metrics: Metrics
+    time_to_first_token: float | None = None
+    elapsed: float
+
+
+class GenerateResult(_Reply):
+    """A whole generate reply, with the server's metrics and client-side timings (seconds)."""
+
+    model: str
+    content: str
+    thinking: str = ""
+    done_reason: str | None = None
+    context: tuple[int, ...] | None = None
+    metrics: Metrics
+    time_to_first_token: float | None = None
+    elapsed: float
+
+
+class EmbedResult(_Reply):
+    """Embedding vectors (L2-normalised by the server), one per input."""
+
+    model: str = ""
+    embeddings: list[list[float]]
+    metrics: Metrics = Metrics()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_metrics(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {**data, "metrics": {k: data.get(k) for k in METRIC_FIELDS}}
+        return data

@@ -1,0 +1,36 @@
+"""The plan: a pure diff of desired against observed state, and the Plan document it yields.
+
+`plan()` does no I/O (design.md §4, style.md habit 6); `Plan.to_dict()`/`Plan.from_dict()` are
+the saved form `orc plan --out` writes and `orc apply plan.json` reads.
+"""
+
+from __future__ import annotations
+
+from reconciler.plan.diff import is_embedding
+from reconciler.plan.document import (
+    FORMAT_VERSION,
+    Action,
+    ActionKind,
+    Blocked,
+    InstancePlan,
+    Plan,
+    PlanFormatError,
+    Refusal,
+    Skipped,
+)
+from reconciler.plan.planner import observed_for, plan
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Action",
+    "ActionKind",
+    "Blocked",
+    "InstancePlan",
+    "Plan",
+    "PlanFormatError",
+    "Refusal",
+    "Skipped",
+    "is_embedding",
+    "observed_for",
+    "plan",
+]

@@ -1,0 +1,207 @@
+"""The diff of one instance: declared models against its observed inventory (design.md §4).
+
+Pulls, then creates (each after the model it builds on), then loads, then deletes. Protected
+models and bases of declared custom models are never deleted. No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from reconciler.manifest.desired import DesiredInstance, DesiredModel
+from reconciler.names import ModelName
+from reconciler.observed import ObservedInstance, ObservedModel
+from reconciler.plan.document import Action, ActionKind, Skipped
+from reconciler.plan.parameters import differing_parameters, json_parameters
+
+# Models seen anywhere in the fleet, by name: sizes and capabilities of models not yet installed.
+Catalog = Mapping[ModelName, ObservedModel]
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceDiff:
+    """The actions for one instance, in execution order, and the deletions it declined."""
+
+    actions: tuple[Action, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def diff_instance(
+    desired: DesiredInstance, observed: ObservedInstance, catalog: Catalog
+) -> InstanceDiff:
+    """Plan one instance whose inventory is known."""
+    installed = {m.name: m for m in observed.models}
+    present = _unique(m for m in desired.models if m.state == "present")
+    creates = _creates(desired.name, present, installed)
+    pulls = _pulls(desired.name, present, installed, creates, catalog)
+    loads = _loads(desired.name, present, installed, catalog)
+    deletes, skipped = _deletes(desired, present, installed)
+    return InstanceDiff(actions=(*pulls, *creates, *loads, *deletes), skipped=skipped)
+
+
+def is_embedding(model: ObservedModel | None, name: ModelName) -> bool:
+    """Whether a model only embeds (so it is loaded with /api/embed, not /api/generate).
+
+    Known capabilities decide; without them the name decides, as `ObservedModel.can_chat` does.
+    """
+    if model is not None and model.capabilities:
+        return "embedding" in model.capabilities and "completion" not in model.capabilities
+    return "embed" in name.model.lower()
+
+
+def _unique(models: Iterable[DesiredModel]) -> tuple[DesiredModel, ...]:
+    seen: dict[ModelName, DesiredModel] = {}
+    for model in models:
+        seen.setdefault(model.name, model)
+    return tuple(seen.values())
+
+
+def _source(model: DesiredModel) -> str:
+    return "" if model.declared_by == "instance" else f" in {model.declared_by}"
+
+
+def _pulls(
+    instance: str,
+    present: tuple[DesiredModel, ...],
+    installed: Mapping[ModelName, ObservedModel],
+    creates: tuple[Action, ...],
+    catalog: Catalog,
+) -> list[Action]:
+    """Declared models not installed, then missing bases of the custom models to be created."""
+    pulls: dict[ModelName, Action] = {}
+    for m in present:
+        if not m.is_custom and m.name not in installed:
+            reason = f"declared{_source(m)}, not installed"
+            pulls[m.name] = _pull(instance, m.name, reason, catalog)
+    declared = {m.name for m in present}
+    bases: dict[ModelName, list[str]] = {}
+    for create in creates:
+        base = create.from_
+        if base is not None and base not in installed and base not in declared:
+            bases.setdefault(base, []).append(create.model.display)
+    for base, users in bases.items():
+        pulls[base] = _pull(instance, base, f"base of {', '.join(users)}", catalog)
+    return list(pulls.values())
+
+
+def _pull(instance: str, name: ModelName, reason: str, catalog: Catalog) -> Action:
+    known = catalog.get(name)
+    size = known.size if known is not None and known.size > 0 else None
+    return Action(instance, ActionKind.PULL, name, reason, size=size)
+
+
+def _creates(
+    instance: str,
+    present: tuple[DesiredModel, ...],
+    installed: Mapping[ModelName, ObservedModel],
+) -> tuple[Action, ...]:
+    """Custom models missing or different, each after a custom model it is built on."""
+    customs = {m.name: m for m in present if m.is_custom}
+    actions = []
+    for m in customs.values():
+        reason = _create_reason(m, installed.get(m.name))
+        if reason is None:
+            continue
+        action = Action(
+            instance,
+            ActionKind.CREATE,
+            m.name,
+            reason,
+            from_=m.from_,
+            system=m.system,
+            template=m.template,
+            parameters=json_parameters(m.parameters),
+        )
+        actions.append((_depth(m, customs), action))
+    return tuple(a for _, a in sorted(actions, key=lambda pair: pair[0]))
+
+
+def _depth(model: DesiredModel, customs: Mapping[ModelName, DesiredModel]) -> int:
+    """How many declared custom models this one is built on, transitively (cycles stop)."""
+    depth, seen = 0, {model.name}
+    parent = customs.get(model.from_) if model.from_ is not None else None
+    while parent is not None and parent.name not in seen:
+        seen.add(parent.name)
+        depth += 1
+        parent = customs.get(parent.from_) if parent.from_ is not None else None
+    return depth
+
+
+def _create_reason(model: DesiredModel, observed: ObservedModel | None) -> str | None:
+    if observed is None:
+        return "custom model, not installed"
+    differences = []
+    if _text_differs(model.system, observed.system):
+        differences.append("system prompt differs")
+    if _text_differs(model.template, observed.template):
+        differences.append("template differs")
+    names = differing_parameters(model.parameters, observed.parameters)
+    if names:
+        differences.append(f"parameters differ ({', '.join(names)})")
+    return "; ".join(differences) or None
+
+
+def _text_differs(declared: str | None, observed: str | None) -> bool:
+    """Undeclared text is inherited, so never differs; surrounding whitespace does not count."""
+    return declared is not None and declared.strip() != (observed or "").strip()
+
+
+def _loads(
+    instance: str,
+    present: tuple[DesiredModel, ...],
+    installed: Mapping[ModelName, ObservedModel],
+    catalog: Catalog,
+) -> list[Action]:
+    actions = []
+    for m in present:
+        observed = installed.get(m.name)
+        if not m.keep_loaded or (observed is not None and observed.loaded):
+            continue
+        known = observed or catalog.get(m.name)
+        if known is None and m.from_ is not None:
+            known = installed.get(m.from_) or catalog.get(m.from_)
+        reason = "keepLoaded, not loaded"
+        embedding = is_embedding(known, m.name)
+        actions.append(Action(instance, ActionKind.LOAD, m.name, reason, embedding=embedding))
+    return actions
+
+
+def _deletes(
+    desired: DesiredInstance,
+    present: tuple[DesiredModel, ...],
+    installed: Mapping[ModelName, ObservedModel],
+) -> tuple[list[Action], tuple[Skipped, ...]]:
+    """`state: absent` models that are installed, then (with prune) undeclared ones."""
+    wanted = {m.name for m in present}
+    bases = {m.from_: m.name for m in present if m.from_ is not None}
+    deletes: dict[ModelName, Action] = {}
+    skipped = []
+    for m in desired.models:
+        if m.state != "absent" or m.name not in installed or m.name in wanted:
+            continue
+        kept = _kept_because(desired, m.name, bases)
+        if kept is not None:
+            skipped.append(Skipped(m.name, f"{kept}; not deleted despite state: absent"))
+        else:
+            reason = f"state: absent{_source(m)}"
+            deletes[m.name] = Action(desired.name, ActionKind.DELETE, m.name, reason)
+    if desired.prune:
+        declared = {m.name for m in desired.models}
+        for name in sorted(installed):
+            if name not in declared and _kept_because(desired, name, bases) is None:
+                reason = "not declared and prune: true"
+                deletes[name] = Action(desired.name, ActionKind.DELETE, name, reason)
+    return sorted(deletes.values(), key=lambda a: a.model), tuple(skipped)
+
+
+def _kept_because(
+    desired: DesiredInstance, name: ModelName, bases: Mapping[ModelName, ModelName]
+) -> str | None:
+    """Why a model must not be deleted, or None when it may be."""
+    pattern = next((p for p in desired.protect if name.matches_glob(p)), None)
+    if pattern is not None:
+        return f"protected by {pattern!r}"
+    if name in bases:
+        return f"base of {bases[name].display}"
+    return None

@@ -1,0 +1,183 @@
+"""`plan()`: the pure diff of a desired fleet against an observed one (design.md §4).
+
+Chooses the instances (targets, selector), plans each (disabled ones are only reported, those
+whose inventory is unknown are blocked, never changed), then applies the fleet-wide safety guards.
+No I/O and no clock: the caller passes `now` when it wants the plan stamped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from types import MappingProxyType
+
+from reconciler.errors import UsageError
+from reconciler.manifest.desired import DesiredFleet, DesiredInstance
+from reconciler.names import InvalidModelName, ModelName, parse
+from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
+from reconciler.plan.diff import diff_instance
+from reconciler.plan.document import Action, ActionKind, Blocked, InstancePlan, Plan, Refusal
+
+_NO_LABELS: Mapping[str, str] = MappingProxyType({})
+
+
+def plan(
+    desired: DesiredFleet,
+    observed: ObservedFleet,
+    *,
+    targets: Sequence[str] = (),
+    selector: Mapping[str, str] = _NO_LABELS,
+    now: datetime | None = None,
+) -> Plan:
+    """Everything to do to make `observed` match `desired`, with a reason for each action.
+
+    `targets` are `NAME` or `NAME/MODEL` and restrict the plan to those instances and models
+    (an unknown instance name is a `UsageError`); `selector` keeps the instances carrying all of
+    those labels. A plan that breaks a safety guard carries its `refusals` and must not be applied.
+    """
+    scope = _parse_targets(targets, desired)
+    catalog = _catalog(observed)
+    plans = tuple(
+        _plan_instance(inst, observed_for(inst, observed), catalog, scope.get(inst.name))
+        for inst in sorted(desired.instances, key=lambda i: i.name)
+        if (not scope or inst.name in scope) and _selected(inst, selector)
+    )
+    return Plan(
+        instances=plans,
+        refusals=_guards(desired, observed, plans),
+        desired_digest=desired.digest(),
+        created_at=now,
+    )
+
+
+def observed_for(desired: DesiredInstance, observed: ObservedFleet) -> ObservedInstance:
+    """The observation of a declared instance, or an `Unknown` one when it was not probed."""
+    found = observed.instances.get(desired.name)
+    if found is not None:
+        return found
+    return ObservedInstance(
+        name=desired.name,
+        url=desired.url,
+        enabled=desired.enabled,
+        health=Health.UNKNOWN,
+        reason="NotObserved",
+        message="the instance was not probed",
+    )
+
+
+# instance name -> None (the whole instance) or the models a target names
+_Scope = dict[str, frozenset[ModelName] | None]
+
+
+def _parse_targets(targets: Sequence[str], desired: DesiredFleet) -> _Scope:
+    known = {inst.name for inst in desired.instances}
+    scope: _Scope = {}
+    for target in targets:
+        name, _, model = target.partition("/")
+        if name not in known:
+            raise UsageError(
+                f"unknown target {target!r}: no instance named {name!r}",
+                hint=f"known instances: {', '.join(sorted(known)) or 'none'}",
+            )
+        if not model:
+            scope[name] = None
+            continue
+        try:
+            wanted = parse(model)
+        except InvalidModelName as exc:
+            raise UsageError(f"invalid target {target!r}: {exc.reason}") from exc
+        current = scope.get(name, frozenset())
+        if current is not None:  # None: the whole instance is already targeted
+            scope[name] = current | {wanted}
+    return scope
+
+
+def _selected(inst: DesiredInstance, selector: Mapping[str, str]) -> bool:
+    return all(inst.labels.get(key) == value for key, value in selector.items())
+
+
+def _catalog(observed: ObservedFleet) -> dict[ModelName, ObservedModel]:
+    """Every model seen on any instance (first by instance name), for sizes and capabilities."""
+    catalog: dict[ModelName, ObservedModel] = {}
+    for name in sorted(observed.instances):
+        for model in observed.instances[name].models:
+            catalog.setdefault(model.name, model)
+    return catalog
+
+
+def _plan_instance(
+    desired: DesiredInstance,
+    observed: ObservedInstance,
+    catalog: Mapping[ModelName, ObservedModel],
+    models: frozenset[ModelName] | None,
+) -> InstancePlan:
+    base = InstancePlan(
+        instance=desired.name,
+        url=desired.url,
+        enabled=desired.enabled,
+        fingerprint=observed.fingerprint(),
+    )
+    if not desired.enabled:
+        return base
+    if not observed.inventory_known:
+        reason = observed.reason or str(observed.health)
+        message = observed.message or f"the instance could not be probed ({observed.health})"
+        return replace(base, blocked=Blocked(desired.name, reason, message))
+    diff = diff_instance(desired, observed, catalog)
+    if models is None:
+        return replace(base, actions=diff.actions, skipped=diff.skipped)
+    return replace(
+        base,
+        actions=tuple(a for a in diff.actions if _targeted(a, models, desired)),
+        skipped=tuple(s for s in diff.skipped if s.model in models),
+    )
+
+
+def _targeted(action: Action, models: frozenset[ModelName], desired: DesiredInstance) -> bool:
+    """Whether a `NAME/MODEL` target keeps an action: its model, or the base its create needs."""
+    if action.model in models:
+        return True
+    declared = (desired.model(name) for name in models)
+    bases = {m.from_ for m in declared if m is not None and m.from_ is not None}
+    return action.kind is ActionKind.PULL and action.model in bases
+
+
+def _guards(
+    desired: DesiredFleet, observed: ObservedFleet, plans: tuple[InstancePlan, ...]
+) -> tuple[Refusal, ...]:
+    """`allowEmpty` per instance, then `maxDeletions` over the whole plan."""
+    safety = desired.safety
+    refusals: list[Refusal] = []
+    if not safety.allow_empty:
+        for inst in plans:
+            refusal = _empty_refusal(inst, observed.instances.get(inst.instance))
+            if refusal is not None:
+                refusals.append(refusal)
+    deletions = sum(1 for p in plans for a in p.actions if a.kind is ActionKind.DELETE)
+    if deletions > safety.max_deletions:
+        refusals.append(
+            Refusal(
+                None,
+                "maxDeletions",
+                f"the plan would delete {deletions} models, more than safety.maxDeletions "
+                f"({safety.max_deletions}); raise it in the Fleet manifest or narrow the plan "
+                "with --target",
+            )
+        )
+    return tuple(refusals)
+
+
+def _empty_refusal(inst: InstancePlan, observed: ObservedInstance | None) -> Refusal | None:
+    """Refuse leaving a non-empty instance with no models (installed − deleted + added)."""
+    installed = {m.name for m in observed.models} if observed is not None else set()
+    deleted = {a.model for a in inst.actions if a.kind is ActionKind.DELETE}
+    added = {a.model for a in inst.actions if a.kind in (ActionKind.PULL, ActionKind.CREATE)}
+    if not installed or (installed - deleted) | added:
+        return None
+    return Refusal(
+        inst.instance,
+        "allowEmpty",
+        f"the plan would leave {inst.instance} with no models (it has {len(installed)}); "
+        "set safety.allowEmpty: true in the Fleet manifest to allow it",
+    )

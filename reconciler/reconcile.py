@@ -1,0 +1,184 @@
+"""One reconcile: load → validate → observe → plan → apply, used by the CLI and by watch.
+
+Each step is its own method so that `orc plan`, `orc apply`, `orc apply plan.json` and
+`orc status` compose the same pieces. A saved plan is carried out only while it is fresh: the
+manifests and every planned instance's model inventory must be what they were when it was made.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, RetryPolicy
+from reconciler.errors import RefusedError, UsageError
+from reconciler.manifest import load_fleet
+from reconciler.manifest.desired import DesiredFleet, DesiredInstance
+from reconciler.observe import ClientFactory, Observer, client_config
+from reconciler.observed import ObservedFleet
+from reconciler.ollama import OllamaClient
+from reconciler.plan import Plan, plan
+from reconciler.state import HistoryRecord, StateDir
+
+
+def load_desired(paths: Sequence[Path]) -> DesiredFleet:
+    """The desired fleet of these manifest paths; raises ManifestError when any is invalid."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or directory: {missing[0]}")
+    result = load_fleet(list(paths))
+    result.raise_for_errors()
+    assert result.fleet is not None
+    return result.fleet
+
+
+def select(
+    desired: DesiredFleet, targets: Sequence[str] = (), selector: Mapping[str, str] | None = None
+) -> DesiredFleet:
+    """The part of the fleet that targets (`NAME` or `NAME/MODEL`) and a label selector name.
+
+    Unknown target names are left for `plan()` to report.
+    """
+    wanted = {t.partition("/")[0] for t in targets}
+    labels = dict(selector or {})
+    kept = tuple(
+        inst
+        for inst in desired.instances
+        if (not wanted or inst.name in wanted)
+        and all(inst.labels.get(k) == v for k, v in labels.items())
+    )
+    if targets and not kept:
+        return desired  # let plan() name the unknown targets
+    return replace(desired, instances=kept)
+
+
+@dataclass
+class Reconciler:
+    """The dependencies of a reconcile: state directory, how to reach servers, environment."""
+
+    state: StateDir | None = None
+    client_factory: ClientFactory = OllamaClient
+    env: Mapping[str, str] | None = None
+    max_in_flight: int = 64
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    parallelism: int | None = None  # instances worked on at once; default: the Fleet's
+
+    async def observe(self, desired: DesiredFleet) -> ObservedFleet:
+        """Probe every instance of `desired` concurrently."""
+        observer = Observer(
+            self.state,
+            self.client_factory,
+            self.max_in_flight,
+            self.env,
+            parallelism=self.parallelism or desired.parallelism,
+        )
+        return await observer.fleet(desired)
+
+    async def plan(
+        self,
+        desired: DesiredFleet,
+        targets: Sequence[str] = (),
+        selector: Mapping[str, str] | None = None,
+    ) -> tuple[ObservedFleet, Plan]:
+        """Observe the selected instances and diff them against the manifests."""
+        observed = await self.observe(select(desired, targets, selector))
+        made = plan(
+            desired, observed, targets=targets, selector=selector or {}, now=datetime.now(UTC)
+        )
+        return observed, made
+
+    async def apply(
+        self,
+        made: Plan,
+        desired: DesiredFleet,
+        *,
+        parallelism: int | None = None,
+        on_event: EventSink | None = None,
+    ) -> ApplyResult:
+        """Carry out a plan and append its outcomes to the history. Refuses a refused plan."""
+        if made.refused:
+            reasons = "; ".join(r.message for r in made.refusals)
+            raise RefusedError(f"the plan was refused by a safety guard: {reasons}")
+        started = _now()
+        executor = Executor(
+            client_for=lambda name: self._client(desired, name),
+            parallelism=parallelism or self.parallelism or desired.parallelism,
+            retry=self.retry,
+            on_event=on_event or (lambda event: None),
+            pull_timeouts={i.name: i.pull_timeout for i in desired.instances},
+        )
+        result = await executor.run(made)
+        if self.state is not None:
+            self.state.record_history(_history(result.results, started))
+        return result
+
+    async def verify(self, desired: DesiredFleet, result: ApplyResult) -> Plan:
+        """Re-observe the instances an apply touched and plan them again."""
+        touched = sorted({r.action.instance for r in result.results})
+        if not touched:
+            return Plan(desired_digest=desired.digest())
+        _, again = await self.plan(desired, targets=touched)
+        return again
+
+    def _client(self, desired: DesiredFleet, name: str) -> OllamaClient:
+        instance = desired.instance(name)
+        if instance is None:
+            raise UsageError(f"the plan names instance {name!r}, which no manifest declares")
+        return self.client_factory(client_config(instance, self.env))
+
+
+def check_fresh(saved: Plan, desired: DesiredFleet, observed: ObservedFleet) -> None:
+    """Refuse a saved plan when the manifests or a planned instance's inventory changed."""
+    if saved.desired_digest != desired.digest():
+        raise RefusedError(
+            "the saved plan is stale: the manifests changed since it was made",
+            hint="run `orc plan --out` again and review the new plan",
+        )
+    for ip in saved.instances:
+        if not ip.actions:
+            continue
+        now = observed.instances.get(ip.instance)
+        if now is None or not now.inventory_known or now.fingerprint() != ip.fingerprint:
+            what = (
+                "is not reachable now"
+                if now is None or not now.inventory_known
+                else ("has a different set of models now")
+            )
+            raise RefusedError(
+                f"the saved plan is stale: instance {ip.instance} {what}",
+                hint="run `orc plan --out` again and review the new plan",
+            )
+
+
+def planned_instances(saved: Plan, desired: DesiredFleet) -> DesiredFleet:
+    """The declared instances a saved plan has actions for."""
+    names = {ip.instance for ip in saved.instances if ip.actions}
+    kept: tuple[DesiredInstance, ...] = tuple(i for i in desired.instances if i.name in names)
+    return replace(desired, instances=kept)
+
+
+def _history(results: Sequence[ActionResult], started: str) -> list[HistoryRecord]:
+    run_id = uuid.uuid4().hex[:12]
+    finished = _now()
+    return [
+        HistoryRecord(
+            run_id=run_id,
+            started_at=started,
+            finished_at=finished,
+            instance=r.action.instance,
+            kind=r.action.kind.value,
+            model=r.action.model.display,
+            outcome=r.outcome.value,
+            error=r.error,
+            attempts=r.attempts,
+            seconds=round(r.seconds, 3),
+        )
+        for r in results
+    ]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,61 @@
+"""The plan as a readable diff, grouped by instance (design.md §4), deletions last and red.
+
+gpu-1 (https://gpu-1.example.com)
+  + pull llama3.2:3b (declared, not installed)
+  ~ create coder:latest from qwen2.5-coder:7b (custom model, not installed)
+  * load llama3.2:3b (keepLoaded, not loaded)
+  - delete old-model:7b (state: absent)
+Plan: 1 to pull, 1 to create, 1 to load, 1 to delete.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from reconciler.plan import Action, ActionKind, InstancePlan, Plan
+from reconciler.report import style, units
+
+
+def action_line(action: Action) -> str:
+    """One action without colour: symbol, verb, model, what it is built from, and why."""
+    text = f"{style.ACTION_SYMBOLS[action.kind]} {action.kind} {action.model.display}"
+    if action.from_ is not None:
+        text += f" from {action.from_.display}"
+    if action.kind is ActionKind.LOAD and action.embedding:
+        text += " via /api/embed"
+    details = [units.size(action.size)] if action.size else []
+    return f"{text} ({'; '.join([*details, action.reason])})"
+
+
+def instance_lines(inst: InstancePlan) -> list[tuple[str, str]]:
+    """The lines under an instance's header, each with its style name ('' for none)."""
+    if not inst.enabled:
+        return [("disabled: observed and reported, never changed", style.NOTE_STYLE)]
+    if inst.blocked is not None:
+        message = f"! blocked: {inst.blocked.message} ({inst.blocked.reason})"
+        return [(message, style.BLOCKED_STYLE)]
+    lines = [(action_line(a), style.ACTION_STYLES[a.kind]) for a in inst.actions]
+    lines += [(f"= keep {s.model.display} ({s.reason})", style.NOTE_STYLE) for s in inst.skipped]
+    return lines
+
+
+def render_plan_text(plan: Plan, *, color: bool = False) -> str:
+    """The whole plan as text, ending with the summary line; ANSI colours only when asked."""
+    text = Text()
+    in_sync = []
+    for inst in plan.instances:
+        lines = instance_lines(inst)
+        if not lines:
+            in_sync.append(inst.instance)
+            continue
+        text.append(f"{inst.instance} ({inst.url})\n", style=style.HEADER_STYLE)
+        for line, line_style in lines:
+            text.append(f"  {line}\n", style=line_style)
+    if in_sync:
+        text.append(f"No changes on {', '.join(in_sync)}.\n", style=style.NOTE_STYLE)
+    if plan.instances:
+        text.append("\n")
+    for refusal in plan.refusals:
+        text.append(f"Error: refused ({refusal.guard}): {refusal.message}\n", style.ERROR_STYLE)
+    text.append(plan.summary(), style=style.HEADER_STYLE)
+    return style.to_text(text, color=color)

@@ -1,0 +1,69 @@
+"""The cells of the status tables as plain strings, shared by the terminal and Markdown forms."""
+
+from __future__ import annotations
+
+from reconciler.observed import Health, Sync
+from reconciler.report import units
+from reconciler.report.status import InstanceStatus, ModelStatus, Status
+
+INSTANCE_HEADERS = (
+    "Name", "URL", "Enabled", "Prio", "Health", "Version", "Latency", "Models", "Sync",
+    "Checked",
+)  # fmt: skip
+HEALTH_COLUMN, SYNC_COLUMN = 4, 8
+MODEL_HEADERS = (
+    "Instance", "Model", "Size", "Params", "Quant", "Context", "Capabilities", "Loaded",
+    "Declared", "Digest",
+)  # fmt: skip
+
+
+def instance_cells(inst: InstanceStatus, status: Status) -> list[str]:
+    """One instances-table row; Models is `present/declared` (`?` when unknown)."""
+    present = "?" if inst.models_present is None else str(inst.models_present)
+    return [
+        inst.name,
+        inst.url,
+        "yes" if inst.enabled else "no",
+        str(inst.priority),
+        str(inst.health),
+        inst.version or "-",
+        units.latency(inst.latency_ms),
+        f"{present}/{inst.models_declared}",
+        f"{inst.sync} ({inst.changes})" if inst.changes else str(inst.sync),
+        units.age(inst.checked_at, status.generated_at),
+    ]
+
+
+def model_cells(model: ModelStatus, status: Status) -> list[str]:
+    """One models-table row; Declared is `yes`, `absent` (to be removed) or `no`."""
+    return [
+        model.instance,
+        model.model.display,
+        units.size(model.size),
+        model.parameter_size or "-",
+        model.quantization or "-",
+        str(model.context_length) if model.context_length else "-",
+        ", ".join(model.capabilities) or "-",
+        units.loaded(model.loaded, model.loaded_until, status.generated_at),
+        {"present": "yes", "absent": "absent"}.get(model.declared or "", "no"),
+        model.digest,
+    ]
+
+
+def problems(status: Status) -> list[InstanceStatus]:
+    """Enabled instances that are not healthy and say why."""
+    return [
+        i for i in status.instances if i.enabled and i.health is not Health.HEALTHY and i.message
+    ]
+
+
+def verdict(status: Status) -> str:
+    """One line: the fleet's health and drift."""
+    enabled = [i for i in status.instances if i.enabled]
+    drifting = sum(1 for i in enabled if i.sync is not Sync.SYNCED)
+    drift = (
+        f"{drifting} of {len(enabled)} enabled instances not in sync."
+        if drifting
+        else "Every enabled instance is in sync."
+    )
+    return f"Fleet health: {status.health}. {drift}"

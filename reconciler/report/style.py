@@ -1,0 +1,72 @@
+"""Colours of the reports, and the one place that turns rich renderables into a string.
+
+Renderers never write anywhere: they return strings. Whether to colour is the caller's decision
+(the CLI knows about terminals, `--no-color` and `NO_COLOR`), so the environment is ignored here.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from rich.console import Console, RenderableType
+
+from reconciler.observed import Health, Sync
+from reconciler.plan import ActionKind
+
+ACTION_SYMBOLS = {
+    ActionKind.PULL: "+",
+    ActionKind.CREATE: "~",
+    ActionKind.LOAD: "*",
+    ActionKind.DELETE: "-",
+}
+ACTION_STYLES = {
+    ActionKind.PULL: "green",
+    ActionKind.CREATE: "yellow",
+    ActionKind.LOAD: "cyan",
+    ActionKind.DELETE: "red",
+}
+HEALTH_STYLES = {
+    Health.HEALTHY: "green",
+    Health.DEGRADED: "yellow",
+    Health.DISABLED: "dim",
+    Health.UNKNOWN: "magenta",
+    Health.UNAUTHORIZED: "red",
+    Health.TLS_ERROR: "red",
+    Health.UNREACHABLE: "red",
+}
+SYNC_STYLES = {Sync.SYNCED: "green", Sync.OUT_OF_SYNC: "yellow", Sync.UNKNOWN: "magenta"}
+BLOCKED_STYLE = "bold red"
+ERROR_STYLE = "bold red"
+NOTE_STYLE = "dim"
+HEADER_STYLE = "bold"
+
+# Spaces at the end of a line, possibly followed by colour codes (which are kept).
+_TRAILING_SPACES = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$")
+
+
+def to_text(
+    *renderables: RenderableType, color: bool, width: int = 100, soft_wrap: bool = True
+) -> str:
+    """Render to a string, with ANSI colours only when `color` is true; no trailing spaces.
+
+    With `soft_wrap` long lines are left whole (the terminal wraps them); tables want it off.
+    """
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        no_color=not color,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        legacy_windows=False,
+        _environ={},
+    )
+    for renderable in renderables:
+        console.print(renderable, soft_wrap=soft_wrap)
+    return "".join(
+        _TRAILING_SPACES.sub(r"\1", line) + "\n" for line in buffer.getvalue().splitlines()
+    )
