@@ -8,8 +8,7 @@ so a model that streams slowly forever still ends as a (transient) `OllamaTimeou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +53,7 @@ class Attempt:
     _first: float | None = None
     _ended: float | None = None
 
-    async def run(self) -> AsyncIterator[ChatChunk]:
+    async def run(self) -> AsyncGenerator[ChatChunk, None]:
         """Yield the chunks of the reply; raise an OllamaError when it fails or is too slow."""
         request = self.request
         deadline = None
@@ -70,7 +69,7 @@ class Attempt:
             think=request.think,
             format=request.format,
         )
-        async with aclosing(stream):
+        try:
             while True:
                 try:
                     async with asyncio.timeout_at(deadline):
@@ -82,6 +81,9 @@ class Attempt:
                 self._add(chunk)
                 yield chunk
                 self.delivered = True
+        finally:
+            if isinstance(stream, AsyncGenerator):  # release the connection when stopped early
+                await stream.aclose()
         self._ended = self.clock()
 
     def result(self, failovers: Sequence[Failover]) -> FleetChatResult:

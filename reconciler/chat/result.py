@@ -60,12 +60,14 @@ def failure_reason(error: OllamaError) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Failover:
-    """An instance that was tried and failed in a way worth trying the next one for."""
+    """An instance the chat moved past: tried and failed, or (`tried=False`) found down by the
+    probe while it would have come first."""
 
     instance: str
     priority: int
     reason: str
     message: str
+    tried: bool = True
 
     @classmethod
     def from_error(cls, instance: DesiredInstance, error: ReconcilerError) -> Failover:
@@ -73,6 +75,11 @@ class Failover:
         reason = failure_reason(error) if isinstance(error, OllamaError) else "secret missing"
         message = error.message if isinstance(error, OllamaError) else str(error)
         return cls(instance.name, instance.priority, reason, message)
+
+    @classmethod
+    def from_passed_over(cls, passed: PassedOver) -> Failover:
+        """The failover past an instance the probe found down."""
+        return cls(passed.instance, passed.priority, passed.health or "down", passed.reason, False)
 
     def __str__(self) -> str:
         return f"{self.instance} (priority {self.priority}) failed: {self.reason}"

@@ -17,14 +17,21 @@ from reconciler.manifest.desired import DesiredInstance
 from reconciler.names import ModelName
 from reconciler.observed import Health, ObservedInstance, ObservedModel
 
+_LABELS = {Health.TLS_ERROR: "TLS error", Health.UNKNOWN: "not probed"}
+
 
 @dataclass(frozen=True, slots=True)
 class PassedOver:
-    """An instance that was not tried for a chat, and why (one human phrase)."""
+    """An instance that was not tried for a chat, and why (one human phrase).
+
+    `health` is a short label (`unreachable`, `unauthorized`...) when the instance was passed over
+    because of its health: it would have been tried if it had been up.
+    """
 
     instance: str
     priority: int
     reason: str
+    health: str | None = None
 
     def __str__(self) -> str:
         return f"{self.instance} (priority {self.priority}) passed over: {self.reason}"
@@ -60,8 +67,9 @@ def select_candidates(
         reason = unusable_reason(instance, seen, model, forced=forced is not None)
         if reason is None:
             usable.append(instance)
-        else:
-            passed.append(PassedOver(instance.name, instance.priority, reason))
+            continue
+        down = health_label(seen) if seen is not None and instance.enabled else None
+        passed.append(PassedOver(instance.name, instance.priority, reason, down))
     usable.sort(key=lambda i: (i.priority, _latency(observed.get(i.name))))
     passed.sort(key=lambda p: p.priority)
     return Selection(model, tuple(usable), tuple(passed))
@@ -87,6 +95,15 @@ def unusable_reason(
     if not found.can_chat:
         return chat_refusal(found)
     return None
+
+
+def health_label(seen: ObservedInstance) -> str | None:
+    """`unreachable`, `unauthorized`, `TLS error`, `secret missing`; None for a usable instance."""
+    if seen.health.usable or seen.health is Health.DISABLED:
+        return None
+    if seen.reason == "SecretMissing":
+        return "secret missing"
+    return _LABELS.get(seen.health, seen.health.value.lower())
 
 
 def health_reason(seen: ObservedInstance) -> str:

@@ -91,6 +91,18 @@ class ChatStream:
                 if self._on_failure is not None:
                     self._on_failure(instance, exc)
                 continue
-            self._result = attempt.result(self.failovers)
+            self._result = attempt.result(_moved_past(selection, instance, self.failovers))
             return
         raise NoInstanceAvailable(selection.model, selection.passed_over, self.failovers)
+
+
+def _moved_past(
+    selection: Selection, served: DesiredInstance, failed: list[Failover]
+) -> list[Failover]:
+    """The instances the chat moved past: those tried, and those down that would have come first."""
+    down = [
+        Failover.from_passed_over(p)
+        for p in selection.passed_over
+        if p.health is not None and p.priority <= served.priority
+    ]
+    return sorted([*down, *failed], key=lambda f: f.priority)

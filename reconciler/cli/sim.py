@@ -57,46 +57,72 @@ class _Rate(click.ParamType[float | None]):
 
 @click.command("sim", epilog=EPILOG)
 @click.option(
-    "-n", "--instances", type=click.IntRange(1, 64), default=2, show_default=True,
+    "-n",
+    "--instances",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
     help="How many simulated servers to run (named sim-1, sim-2, ...).",
-)  # fmt: skip
+)
 @click.option(
-    "--port", "base_port", type=click.IntRange(1, 65535), default=None,
+    "--port",
+    "base_port",
+    type=click.IntRange(1, 65535),
+    default=None,
     help="Port of sim-1; sim-N listens on PORT+N-1. Default: free ephemeral ports.",
-)  # fmt: skip
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
-    "--latency", type=_Duration(), default="0ms", show_default=True,
+    "--latency",
+    type=_Duration(),
+    default="0ms",
+    show_default=True,
     help="Delay added to every request, e.g. 20ms or 1s.",
-)  # fmt: skip
+)
 @click.option(
-    "--pull-speed", type=_Rate(), default="200MB/s", show_default=True,
+    "--pull-speed",
+    type=_Rate(),
+    default="200MB/s",
+    show_default=True,
     help='Simulated download speed, e.g. 50MB/s, 1GB/s, or "instant".',
-)  # fmt: skip
+)
 @click.option(
-    "--token-rate", type=click.FloatRange(min=0.1), default=50.0, show_default=True,
+    "--token-rate",
+    type=click.FloatRange(min=0.1),
+    default=50.0,
+    show_default=True,
     help="Generation speed in tokens per second.",
-)  # fmt: skip
+)
 @click.option(
-    "--token", envvar="ORC_SIM_TOKEN", default=None, metavar="TOKEN",
+    "--token",
+    envvar="ORC_SIM_TOKEN",
+    default=None,
+    metavar="TOKEN",
     help="Require 'Authorization: Bearer TOKEN' on every request (401 otherwise), like an "
     "authenticating proxy. Defaults to $ORC_SIM_TOKEN. Never printed.",
-)  # fmt: skip
+)
 @click.option("--tls", is_flag=True, help="Serve HTTPS with a certificate from a private CA.")
 @click.option(
-    "--path-prefix", default="", metavar="PATH",
+    "--path-prefix",
+    default="",
+    metavar="PATH",
     help="Serve every route under this path (e.g. /ollama), like a reverse proxy.",
-)  # fmt: skip
+)
 @click.option(
-    "--write-manifests", "manifests_dir", type=click.Path(file_okay=False, path_type=Path),
+    "--write-manifests",
+    "manifests_dir",
+    type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
     help="Write an OllamaInstance manifest per server into DIR (token via $ORC_SIM_TOKEN, CA file "
     "under DIR/sim-tls with --tls).",
-)  # fmt: skip
+)
 @click.option(
-    "--ollama-version", "version", default="0.12.6", show_default=True,
+    "--ollama-version",
+    "version",
+    default="0.12.6",
+    show_default=True,
     help="Version the servers report on /api/version.",
-)  # fmt: skip
+)
 def sim(**options: Any) -> int:
     """Run simulated Ollama servers on this machine until Ctrl-C.
 

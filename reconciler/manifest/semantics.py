@@ -82,7 +82,10 @@ def check_url(doc: YamlDocument, path: FieldPath, url: str) -> list[Diagnostic]:
         return [doc.error(path, "the url must not contain spaces")]
     if "://" not in url:
         return [doc.error(path, f"{shown} has no scheme", hint=f"write http://{url.lstrip('/')}")]
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [doc.error(path, f"{shown} is not a valid url")]
     if parts.scheme.lower() not in ("http", "https"):
         return [doc.error(path, f"the url scheme must be http or https, not {parts.scheme!r}")]
     try:

@@ -247,11 +247,25 @@ def _tls_cause(exc: BaseException) -> BaseException | None:
 def _connect_reason(exc: BaseException) -> str:
     reason = _reason(exc)
     lowered = reason.lower()
-    if "refused" in lowered:
+    if "refused" in lowered or any(isinstance(e, ConnectionRefusedError) for e in _causes(exc)):
         return "connection refused"
     if any(word in lowered for word in _DNS_WORDS):
         return f"the host name could not be resolved ({reason})"
     return reason
+
+
+def _causes(exc: BaseException, depth: int = 0) -> list[BaseException]:
+    """The exception, its causes and contexts, and the members of exception groups."""
+    if depth > 8:
+        return []
+    found = [exc]
+    if isinstance(exc, BaseExceptionGroup):
+        for member in exc.exceptions:
+            found += _causes(member, depth + 1)
+    for linked in (exc.__cause__, exc.__context__):
+        if linked is not None and linked is not exc:
+            found += _causes(linked, depth + 1)
+    return found
 
 
 def _reason(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ state and injectable faults; `SimFleet` runs several on real loopback sockets (T
 
 from __future__ import annotations
 
+from reconciler.testing.background import BackgroundFleet
 from reconciler.testing.catalog import CATALOG, Registry
 from reconciler.testing.config import SimInstanceConfig
 from reconciler.testing.faults import Fault, SimulatedConnectionDrop
@@ -16,6 +17,7 @@ from reconciler.testing.spec import ModelSpec
 
 __all__ = [
     "CATALOG",
+    "BackgroundFleet",
     "Fault",
     "ModelSpec",
     "Registry",

@@ -28,10 +28,20 @@ def preload_reply(model: str, reason: str, *, chat: bool) -> dict[str, Any]:
     """The one-object reply of a preload (`load`) or unload (`unload`) request."""
     if chat:
         message = {"role": "assistant", "content": ""}
-        return {"model": model, "created_at": created_at(), "message": message, "done": True,
-                "done_reason": reason}  # fmt: skip
-    return {"model": model, "created_at": created_at(), "response": "", "done": True,
-            "done_reason": reason}  # fmt: skip
+        return {
+            "model": model,
+            "created_at": created_at(),
+            "message": message,
+            "done": True,
+            "done_reason": reason,
+        }
+    return {
+        "model": model,
+        "created_at": created_at(),
+        "response": "",
+        "done": True,
+        "done_reason": reason,
+    }
 
 
 class Run:

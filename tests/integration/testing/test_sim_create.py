@@ -27,15 +27,17 @@ async def test_create_from_local_model_reports_layers_and_success(sim, lines):
 
 async def test_created_model_shows_system_template_and_go_formatted_parameters(sim):
     _, client = sim
-    await client.post("/api/create", json={**REVIEWER, "template": "{{ .Prompt }}", "stream": False})
+    await client.post(
+        "/api/create", json={**REVIEWER, "template": "{{ .Prompt }}", "stream": False}
+    )
     show = (await client.post("/api/show", json={"model": "reviewer"})).json()
     assert show["system"] == "You are a careful code reviewer."
     assert show["template"] == "{{ .Prompt }}"
     assert show["parameters"] == (
-        'num_ctx                        8192\n'
+        "num_ctx                        8192\n"
         'stop                           "<|im_end|>"\n'
         'stop                           "END"\n'
-        'temperature                    0.2'
+        "temperature                    0.2"
     )
     assert show["details"]["parent_model"] == "qwen2.5-coder:1.5b"
     assert show["capabilities"] == ["completion"]
@@ -45,7 +47,9 @@ async def test_created_model_shows_system_template_and_go_formatted_parameters(s
 
 async def test_create_merges_parameters_with_the_base(sim):
     _, client = sim
-    await client.post("/api/create", json={"model": "long", "from": "llama3.2:3b", "parameters": {"num_ctx": 1e6}})
+    await client.post(
+        "/api/create", json={"model": "long", "from": "llama3.2:3b", "parameters": {"num_ctx": 1e6}}
+    )
     show = (await client.post("/api/show", json={"model": "long"})).json()
     lines = show["parameters"].split("\n")
     assert lines[0] == f"{'num_ctx':<30} 1e+06"
@@ -58,7 +62,9 @@ async def test_same_content_gives_same_digest_and_changes_give_new_ones(make_sim
     for client in (first, second):
         await client.post("/api/create", json={**REVIEWER, "stream": False})
     digests = [
-        {m["name"]: m["digest"] for m in (await c.get("/api/tags")).json()["models"]}["reviewer:latest"]
+        {m["name"]: m["digest"] for m in (await c.get("/api/tags")).json()["models"]}[
+            "reviewer:latest"
+        ]
         for c in (first, second)
     ]
     await first.post("/api/create", json={**REVIEWER, "system": "Be brief.", "stream": False})
@@ -69,7 +75,11 @@ async def test_same_content_gives_same_digest_and_changes_give_new_ones(make_sim
 
 async def test_create_pulls_a_missing_base_first(make_sim, lines):
     server, client = make_sim()
-    events = lines(await client.post("/api/create", json={"model": "mine", "from": "tinyllama", "system": "Hi."}))
+    events = lines(
+        await client.post(
+            "/api/create", json={"model": "mine", "from": "tinyllama", "system": "Hi."}
+        )
+    )
     statuses = [e["status"] for e in events]
     assert statuses[0] == "pulling manifest"
     assert statuses.index("verifying sha256 digest") < statuses.index("success") < len(statuses) - 1
@@ -84,7 +94,10 @@ async def test_create_from_unknown_model_fails_mid_stream_or_with_500(make_sim, 
     assert streamed.status_code == 200
     assert lines(streamed)[-1] == {"error": "pull model manifest: file does not exist"}
     plain = await client.post("/api/create", json={**body, "stream": False})
-    assert (plain.status_code, plain.json()) == (500, {"error": "pull model manifest: file does not exist"})
+    assert (plain.status_code, plain.json()) == (
+        500,
+        {"error": "pull model manifest: file does not exist"},
+    )
 
 
 @pytest.mark.parametrize(
@@ -93,7 +106,10 @@ async def test_create_from_unknown_model_fails_mid_stream_or_with_500(make_sim, 
         ({"model": "mine"}, "neither 'from' or 'files' was specified"),
         ({"model": "Bad!", "from": "tinyllama"}, "invalid model name"),
         ({"model": "mine", "from": "Bad!"}, "invalid model name"),
-        ({"model": "mine", "files": {"/abs.gguf": "sha256:" + "a" * 64}}, "file path must be relative: /abs.gguf"),
+        (
+            {"model": "mine", "files": {"/abs.gguf": "sha256:" + "a" * 64}},
+            "file path must be relative: /abs.gguf",
+        ),
         ({"model": "mine", "files": {"m.gguf": "sha256:zz"}}, "invalid digest format"),
     ],
 )
@@ -110,7 +126,8 @@ async def test_create_from_files_uses_a_blob_on_the_server(sim):
         "/api/create", json={"model": "fromfile", "files": {"model.gguf": weights}, "stream": False}
     )
     unknown = await client.post(
-        "/api/create", json={"model": "x", "files": {"m.gguf": "sha256:" + "b" * 64}, "stream": False}
+        "/api/create",
+        json={"model": "x", "files": {"m.gguf": "sha256:" + "b" * 64}, "stream": False},
     )
     assert reply.json() == {"status": "success"}
     assert unknown.status_code == 400
@@ -119,7 +136,11 @@ async def test_create_from_files_uses_a_blob_on_the_server(sim):
 
 async def test_quantize_an_f16_model(make_sim, lines):
     server, client = make_sim(models=("smollm2:135m",))
-    events = lines(await client.post("/api/create", json={"model": "q", "from": "smollm2:135m", "quantize": "q4_K_M"}))
+    events = lines(
+        await client.post(
+            "/api/create", json={"model": "q", "from": "smollm2:135m", "quantize": "q4_K_M"}
+        )
+    )
     quantizing = [e for e in events if e["status"] == "quantizing F16 model to Q4_K_M"]
     assert quantizing[-1]["completed"] == quantizing[-1]["total"]
     assert "completed" not in quantizing[0]
@@ -130,8 +151,12 @@ async def test_quantize_an_f16_model(make_sim, lines):
 
 async def test_quantize_errors(sim):
     _, client = sim
-    bad_type = await client.post("/api/create", json={"model": "q", "from": "llama3.2:3b", "quantize": "q5_x"})
-    not_f16 = await client.post("/api/create", json={"model": "q", "from": "llama3.2:3b", "quantize": "q8_0"})
+    bad_type = await client.post(
+        "/api/create", json={"model": "q", "from": "llama3.2:3b", "quantize": "q5_x"}
+    )
+    not_f16 = await client.post(
+        "/api/create", json={"model": "q", "from": "llama3.2:3b", "quantize": "q8_0"}
+    )
     assert bad_type.status_code == 400
     assert bad_type.json()["error"].startswith("unsupported quantization type q5_x")
     assert (not_f16.status_code, not_f16.json()) == (

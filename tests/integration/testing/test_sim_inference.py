@@ -14,26 +14,44 @@ SMOKE = "Reply with the single word OK."
 
 async def test_generate_streams_tokens_then_final_metrics(sim, lines):
     _, client = sim
-    events = lines(await client.post("/api/generate", json={"model": "llama3.2:3b", "prompt": "Tell me a story."}))
+    events = lines(
+        await client.post(
+            "/api/generate", json={"model": "llama3.2:3b", "prompt": "Tell me a story."}
+        )
+    )
     chunks, final = events[:-1], events[-1]
     assert len(chunks) > 10
-    assert all(set(c) == {"model", "created_at", "response", "done"} and c["done"] is False for c in chunks)
+    assert all(
+        set(c) == {"model", "created_at", "response", "done"} and c["done"] is False for c in chunks
+    )
     assert all(UTC_STAMP.match(c["created_at"]) for c in events)
     assert final["done"] is True
     assert final["done_reason"] == "stop"
     assert final["response"] == ""
     assert isinstance(final["context"], list)
     assert final["eval_count"] == len(chunks)
-    for key in ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_duration"):
+    for key in (
+        "total_duration",
+        "load_duration",
+        "prompt_eval_count",
+        "prompt_eval_duration",
+        "eval_duration",
+    ):
         assert final[key] > 0
 
 
 async def test_smoke_prompt_gets_the_word(sim):
     _, client = sim
-    reply = await client.post("/api/generate", json={"model": "llama3.2:3b", "prompt": SMOKE, "stream": False})
+    reply = await client.post(
+        "/api/generate", json={"model": "llama3.2:3b", "prompt": SMOKE, "stream": False}
+    )
     chat = await client.post(
         "/api/chat",
-        json={"model": "llama3.2:3b", "messages": [{"role": "user", "content": SMOKE}], "stream": False},
+        json={
+            "model": "llama3.2:3b",
+            "messages": [{"role": "user", "content": SMOKE}],
+            "stream": False,
+        },
     )
     assert reply.json()["response"] == "OK"
     assert chat.json()["message"] == {"role": "assistant", "content": "OK"}
@@ -41,7 +59,11 @@ async def test_smoke_prompt_gets_the_word(sim):
 
 async def test_metrics_follow_token_rate_and_first_token_delay(make_sim):
     _, client = make_sim(models=("tinyllama",), token_rate=250.0, first_token_delay=0.02)
-    final = (await client.post("/api/generate", json={"model": "tinyllama", "prompt": "Hi", "stream": False})).json()
+    final = (
+        await client.post(
+            "/api/generate", json={"model": "tinyllama", "prompt": "Hi", "stream": False}
+        )
+    ).json()
     assert final["eval_count"] / final["eval_duration"] * 1e9 == pytest.approx(250.0, rel=1e-3)
     assert final["prompt_eval_duration"] == 20_000_000
     expected_wall = 0.02 + (final["eval_count"] - 1) / 250.0
@@ -63,7 +85,9 @@ async def test_chat_stream_shapes_and_non_stream_concatenation(sim, lines):
 
 async def test_model_is_echoed_as_sent(sim):
     _, client = sim
-    reply = await client.post("/api/generate", json={"model": "LLAMA3.2:3b", "prompt": "x", "stream": False})
+    reply = await client.post(
+        "/api/generate", json={"model": "LLAMA3.2:3b", "prompt": "x", "stream": False}
+    )
     assert reply.json()["model"] == "LLAMA3.2:3b"
 
 
@@ -71,7 +95,12 @@ async def test_num_predict_and_stop_limit_the_reply(sim):
     _, client = sim
     short = await client.post(
         "/api/generate",
-        json={"model": "llama3.2:3b", "prompt": "Tell me", "options": {"num_predict": 3}, "stream": False},
+        json={
+            "model": "llama3.2:3b",
+            "prompt": "Tell me",
+            "options": {"num_predict": 3},
+            "stream": False,
+        },
     )
     stopped = await client.post(
         "/api/generate",
@@ -86,7 +115,8 @@ async def test_format_json_gets_a_json_object(sim):
 
     _, client = sim
     reply = await client.post(
-        "/api/generate", json={"model": "llama3.2:3b", "prompt": SMOKE, "format": "json", "stream": False}
+        "/api/generate",
+        json={"model": "llama3.2:3b", "prompt": SMOKE, "format": "json", "stream": False},
     )
     assert json.loads(reply.json()["response"]) == {"reply": "OK"}
 
@@ -96,10 +126,16 @@ async def test_preload_and_unload_replies(make_sim):
     load = await client.post("/api/generate", json={"model": "tinyllama", "keep_alive": -1})
     assert load.headers["content-type"].startswith("application/json")
     assert {k: v for k, v in load.json().items() if k != "created_at"} == {
-        "model": "tinyllama", "response": "", "done": True, "done_reason": "load"}  # fmt: skip
+        "model": "tinyllama",
+        "response": "",
+        "done": True,
+        "done_reason": "load",
+    }
     runner = (await client.get("/api/ps")).json()["models"][0]
     assert datetime.fromisoformat(runner["expires_at"]).year >= 2318
-    chat_unload = await client.post("/api/chat", json={"model": "tinyllama", "messages": [], "keep_alive": 0})
+    chat_unload = await client.post(
+        "/api/chat", json={"model": "tinyllama", "messages": [], "keep_alive": 0}
+    )
     assert chat_unload.json()["message"] == {"role": "assistant", "content": ""}
     assert chat_unload.json()["done_reason"] == "unload"
     assert server.state.loaded == {}
@@ -119,7 +155,9 @@ async def test_chat_preload_with_empty_messages(make_sim):
 
 async def test_request_keep_alive_replaces_the_timer(sim):
     _, client = sim
-    await client.post("/api/generate", json={"model": "llama3.2:3b", "prompt": "x", "keep_alive": "1h30m"})
+    await client.post(
+        "/api/generate", json={"model": "llama3.2:3b", "prompt": "x", "keep_alive": "1h30m"}
+    )
     runner = (await client.get("/api/ps")).json()["models"][0]
     remaining = datetime.fromisoformat(runner["expires_at"]) - datetime.now().astimezone()
     assert 5390 < remaining.total_seconds() <= 5400
@@ -127,7 +165,9 @@ async def test_request_keep_alive_replaces_the_timer(sim):
 
 async def test_keep_alive_zero_with_prompt_unloads_after_answering(sim):
     server, client = sim
-    reply = await client.post("/api/generate", json={"model": "llama3.2:3b", "prompt": "x", "keep_alive": 0})
+    reply = await client.post(
+        "/api/generate", json={"model": "llama3.2:3b", "prompt": "x", "keep_alive": 0}
+    )
     assert reply.status_code == 200
     assert server.state.loaded == {}
 
@@ -149,7 +189,9 @@ async def test_num_ctx_sets_the_loaded_context_length(make_sim):
 )
 async def test_bad_keep_alive_is_400_with_go_message(sim, keep_alive, error):
     _, client = sim
-    reply = await client.post("/api/generate", json={"model": "llama3.2:3b", "keep_alive": keep_alive})
+    reply = await client.post(
+        "/api/generate", json={"model": "llama3.2:3b", "keep_alive": keep_alive}
+    )
     assert (reply.status_code, reply.json()) == (400, {"error": error})
 
 
@@ -157,12 +199,19 @@ async def test_embedding_model_refuses_generate_and_chat_but_unloads(sim):
     _, client = sim
     generate = await client.post("/api/generate", json={"model": "nomic-embed-text", "prompt": "x"})
     chat = await client.post(
-        "/api/chat", json={"model": "nomic-embed-text", "messages": [{"role": "user", "content": "x"}]}
+        "/api/chat",
+        json={"model": "nomic-embed-text", "messages": [{"role": "user", "content": "x"}]},
     )
     preload = await client.post("/api/generate", json={"model": "nomic-embed-text"})
     unload = await client.post("/api/generate", json={"model": "nomic-embed-text", "keep_alive": 0})
-    assert (generate.status_code, generate.json()) == (400, {"error": '"nomic-embed-text" does not support generate'})
-    assert (chat.status_code, chat.json()) == (400, {"error": '"nomic-embed-text" does not support chat'})
+    assert (generate.status_code, generate.json()) == (
+        400,
+        {"error": '"nomic-embed-text" does not support generate'},
+    )
+    assert (chat.status_code, chat.json()) == (
+        400,
+        {"error": '"nomic-embed-text" does not support chat'},
+    )
     assert preload.status_code == 400
     assert unload.json()["done_reason"] == "unload"
 
@@ -179,14 +228,30 @@ async def test_embedding_model_refuses_generate_and_chat_but_unloads(sim):
         ("/api/embed", {"model": "nope", "input": "x"}, 404, "model 'nope' not found"),
         ("/api/embed", {"model": "Bad!", "input": "x"}, 400, "invalid model name"),
         ("/api/generate", {"model": "nope", "keep_alive": 0}, 404, "model 'nope' not found"),
-        ("/api/generate", {"model": "llama3.2:3b", "prompt": "x", "raw": True, "system": "s"}, 400,
-         "raw mode does not support template, system, or context"),  # fmt: skip
-        ("/api/generate", {"model": "llama3.2:3b", "prompt": "x", "top_logprobs": 21}, 400,
-         "top_logprobs must be between 0 and 20"),  # fmt: skip
-        ("/api/generate", {"model": "llama3.2:3b", "prompt": "x", "think": True}, 400,
-         '"llama3.2:3b" does not support thinking'),  # fmt: skip
-        ("/api/generate", {"model": "llama3.2:3b", "prompt": "x", "suffix": "y"}, 400,
-         "registry.ollama.ai/library/llama3.2:3b does not support insert"),  # fmt: skip
+        (
+            "/api/generate",
+            {"model": "llama3.2:3b", "prompt": "x", "raw": True, "system": "s"},
+            400,
+            "raw mode does not support template, system, or context",
+        ),
+        (
+            "/api/generate",
+            {"model": "llama3.2:3b", "prompt": "x", "top_logprobs": 21},
+            400,
+            "top_logprobs must be between 0 and 20",
+        ),
+        (
+            "/api/generate",
+            {"model": "llama3.2:3b", "prompt": "x", "think": True},
+            400,
+            '"llama3.2:3b" does not support thinking',
+        ),
+        (
+            "/api/generate",
+            {"model": "llama3.2:3b", "prompt": "x", "suffix": "y"},
+            400,
+            "registry.ollama.ai/library/llama3.2:3b does not support insert",
+        ),
     ],
 )
 async def test_inference_errors(sim, path, body, status, error):
@@ -197,9 +262,12 @@ async def test_inference_errors(sim, path, body, status, error):
 
 async def test_tools_on_a_model_without_tool_support(make_sim):
     _, client = make_sim(models=("gemma2:2b",))
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    tools = [
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    ]
     reply = await client.post(
-        "/api/chat", json={"model": "gemma2:2b", "messages": [{"role": "user", "content": "x"}], "tools": tools}
+        "/api/chat",
+        json={"model": "gemma2:2b", "messages": [{"role": "user", "content": "x"}], "tools": tools},
     )
     assert (reply.status_code, reply.json()) == (
         400,
@@ -213,7 +281,11 @@ async def test_tool_named_by_the_user_is_called_with_object_arguments(sim):
         "type": "function",
         "function": {
             "name": "get_weather",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
         },
     }
     body = {
@@ -239,27 +311,39 @@ async def test_thinking_model_thinks_first_unless_told_not_to(make_sim, lines):
     assert whole["message"]["content"] == "OK"
     assert whole["message"]["thinking"]
     assert "thinking" not in plain["message"]
-    generated = (await client.post("/api/generate", json={"model": "qwen3:8b", "prompt": SMOKE, "think": "high",
-                                                         "stream": False})).json()  # fmt: skip
+    generated = (
+        await client.post(
+            "/api/generate",
+            json={"model": "qwen3:8b", "prompt": SMOKE, "think": "high", "stream": False},
+        )
+    ).json()
     assert list(generated)[:4] == ["model", "created_at", "response", "thinking"]
 
 
 async def test_embed_returns_normalised_vectors(sim):
     _, client = sim
-    reply = (await client.post("/api/embed", json={"model": "nomic-embed-text", "input": ["a", "b"]})).json()
+    reply = (
+        await client.post("/api/embed", json={"model": "nomic-embed-text", "input": ["a", "b"]})
+    ).json()
     vectors = reply["embeddings"]
     assert reply["model"] == "nomic-embed-text"
     assert [len(v) for v in vectors] == [768, 768]
     assert math.sqrt(sum(x * x for x in vectors[0])) == pytest.approx(1.0, abs=1e-5)
     assert vectors[0] != vectors[1]
     assert reply["prompt_eval_count"] == 2
-    again = (await client.post("/api/embed", json={"model": "nomic-embed-text", "input": "a"})).json()
+    again = (
+        await client.post("/api/embed", json={"model": "nomic-embed-text", "input": "a"})
+    ).json()
     assert again["embeddings"][0] == vectors[0]
 
 
 async def test_embed_dimensions_and_input_validation(sim):
     _, client = sim
-    short = (await client.post("/api/embed", json={"model": "nomic-embed-text", "input": "a", "dimensions": 64})).json()
+    short = (
+        await client.post(
+            "/api/embed", json={"model": "nomic-embed-text", "input": "a", "dimensions": 64}
+        )
+    ).json()
     bad = await client.post("/api/embed", json={"model": "nomic-embed-text", "input": [1, 2]})
     assert len(short["embeddings"][0]) == 64
     assert (bad.status_code, bad.json()) == (400, {"error": "invalid input type"})
@@ -274,7 +358,9 @@ async def test_embed_without_input_loads_the_model(sim):
 
 async def test_legacy_embeddings(sim):
     _, client = sim
-    vector = (await client.post("/api/embeddings", json={"model": "nomic-embed-text", "prompt": "a"})).json()
+    vector = (
+        await client.post("/api/embeddings", json={"model": "nomic-embed-text", "prompt": "a"})
+    ).json()
     empty = (await client.post("/api/embeddings", json={"model": "nomic-embed-text"})).json()
     missing = await client.post("/api/embeddings", json={"model": "nope", "prompt": "a"})
     assert len(vector["embedding"]) == 768
@@ -284,7 +370,15 @@ async def test_legacy_embeddings(sim):
 
 async def test_load_delay_applies_only_when_not_loaded(make_sim):
     _, client = make_sim(models=("tinyllama",), load_delay=0.1)
-    cold = (await client.post("/api/generate", json={"model": "tinyllama", "prompt": "x", "stream": False})).json()
-    warm = (await client.post("/api/generate", json={"model": "tinyllama", "prompt": "x", "stream": False})).json()
+    cold = (
+        await client.post(
+            "/api/generate", json={"model": "tinyllama", "prompt": "x", "stream": False}
+        )
+    ).json()
+    warm = (
+        await client.post(
+            "/api/generate", json={"model": "tinyllama", "prompt": "x", "stream": False}
+        )
+    ).json()
     assert cold["load_duration"] >= 100_000_000
     assert warm["load_duration"] < 50_000_000

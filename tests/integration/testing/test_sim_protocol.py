@@ -31,14 +31,18 @@ async def test_unknown_path_is_plain_text_404(sim):
     assert reply.headers["content-type"].startswith("text/plain")
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/api/pull"), ("POST", "/api/tags"), ("POST", "/api/delete")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/api/pull"), ("POST", "/api/tags"), ("POST", "/api/delete")]
+)
 async def test_known_path_wrong_method_is_plain_text_405(sim, method, path):
     _, client = sim
     reply = await client.request(method, path)
     assert (reply.status_code, reply.text) == (405, "405 method not allowed")
 
 
-@pytest.mark.parametrize("path", ["/api/show", "/api/pull", "/api/create", "/api/chat", "/api/generate", "/api/copy"])
+@pytest.mark.parametrize(
+    "path", ["/api/show", "/api/pull", "/api/create", "/api/chat", "/api/generate", "/api/copy"]
+)
 async def test_empty_body_is_missing_request_body(sim, path):
     _, client = sim
     reply = await client.post(path, content=b"")
@@ -50,16 +54,17 @@ async def test_wrong_field_type_gets_go_decoder_message(sim):
     _, client = sim
     reply = await client.post("/api/pull", json={"model": 5})
     assert reply.status_code == 400
-    assert reply.json() == {
-        "error": "json: cannot unmarshal number into Go struct field PullRequest.model of type string"
-    }
+    expected = "json: cannot unmarshal number into Go struct field PullRequest.model of type string"
+    assert reply.json() == {"error": expected}
 
 
 async def test_non_object_body_and_broken_json_are_400(sim):
     _, client = sim
     array = await client.post("/api/show", content=b"[1]")
     broken = await client.post("/api/show", content=b'{"model": ')
-    assert array.json() == {"error": "json: cannot unmarshal array into Go value of type api.ShowRequest"}
+    assert array.json() == {
+        "error": "json: cannot unmarshal array into Go value of type api.ShowRequest"
+    }
     assert (broken.status_code, broken.json()) == (400, {"error": "unexpected EOF"})
 
 
@@ -79,7 +84,12 @@ async def test_custom_endpoints_are_served_besides_the_defaults(make_sim):
     health = await client.get("/p/api/v1/health")
     listed = await client.get("/p/api/v1/models")
     chat = await client.post(
-        "/p/api/v1/chat", json={"model": "tinyllama", "messages": [{"role": "user", "content": "Say hi"}], "stream": False}
+        "/p/api/v1/chat",
+        json={
+            "model": "tinyllama",
+            "messages": [{"role": "user", "content": "Say hi"}],
+            "stream": False,
+        },
     )
     assert health.text == "Ollama is running"
     assert listed.json() == (await client.get("/p/api/tags")).json()
@@ -116,7 +126,11 @@ async def test_requests_are_logged_relative_to_the_prefix(make_sim):
     await client.get("/ollama/api/tags")
     await client.get("/ollama/api/tags")
     await client.post("/ollama/api/show", json={"model": "x"})
-    assert server.state.requests == [("GET", "/api/tags"), ("GET", "/api/tags"), ("POST", "/api/show")]
+    assert server.state.requests == [
+        ("GET", "/api/tags"),
+        ("GET", "/api/tags"),
+        ("POST", "/api/show"),
+    ]
     assert server.state.count("/api/tags") == 2
     assert server.state.count("/api/ps") == 0
 
@@ -137,5 +151,7 @@ async def test_unknown_initial_model_is_refused():
 
 async def test_app_needs_no_lifespan():
     server = SimServer(SimInstanceConfig(name="x"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://h") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=server.app), base_url="http://h"
+    ) as client:
         assert (await client.get("/api/tags")).json() == {"models": []}

@@ -23,7 +23,11 @@ async def test_pull_streams_the_real_status_sequence(make_sim, lines):
     spec = CATALOG["llama3.2:latest"]
     assert statuses[0] == "pulling manifest"
     assert statuses[-3:] == ["verifying sha256 digest", "writing manifest", "success"]
-    pulled = [e for e in events if e["status"].startswith("pulling ") and e["status"] != "pulling manifest"]
+    pulled = [
+        e
+        for e in events
+        if e["status"].startswith("pulling ") and e["status"] != "pulling manifest"
+    ]
     assert {e["digest"] for e in pulled} == {blob.prefixed for blob in spec.blobs}
     for event in pulled:
         assert event["status"] == f"pulling {event['digest'][7:19]}"
@@ -54,7 +58,10 @@ async def test_pull_of_unknown_model_streams_error_after_manifest_line(make_sim,
 async def test_pull_of_unknown_model_without_stream_is_500(make_sim):
     _, client = make_sim()
     reply = await client.post("/api/pull", json={"model": "no-such-model", "stream": False})
-    assert (reply.status_code, reply.json()) == (500, {"error": "pull model manifest: file does not exist"})
+    assert (reply.status_code, reply.json()) == (
+        500,
+        {"error": "pull model manifest: file does not exist"},
+    )
 
 
 @pytest.mark.parametrize("model", ["", "Bad!", "a/b/c/d"])
@@ -69,8 +76,14 @@ async def test_blob_on_disk_gives_one_complete_line(make_sim, lines):
     events = lines(await client.post("/api/pull", json={"model": "llama3.2:latest"}))
     weights = CATALOG["llama3.2:3b"].layers[0]
     mine = [e for e in events if e.get("digest") == weights.prefixed]
-    assert mine == [{"status": f"pulling {weights.digest[:12]}", "digest": weights.prefixed,
-                     "total": weights.size, "completed": weights.size}]  # fmt: skip
+    assert mine == [
+        {
+            "status": f"pulling {weights.digest[:12]}",
+            "digest": weights.prefixed,
+            "total": weights.size,
+            "completed": weights.size,
+        }
+    ]
 
 
 async def test_repull_of_current_model_rewrites_manifest(make_sim, lines):
@@ -144,7 +157,9 @@ async def test_dropped_instant_pull_keeps_exactly_the_budget(make_sim):
     with pytest.raises(SimulatedConnectionDrop):
         await client.post("/api/pull", json={"model": "tinyllama", "stream": False})
     assert server.state.blobs[CATALOG["tinyllama:latest"].layers[0].digest] == 1000
-    assert (await client.post("/api/pull", json={"model": "tinyllama", "stream": False})).status_code == 200
+    assert (
+        await client.post("/api/pull", json={"model": "tinyllama", "stream": False})
+    ).status_code == 200
 
 
 async def test_removed_registry_entry_cannot_be_pulled(make_sim):
