@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from reconciler import names
-from reconciler.errors import SecretError
+from reconciler.errors import ReconcilerError, SecretError
 from reconciler.manifest import resolve_secret
 from reconciler.manifest.desired import DesiredFleet, DesiredInstance, SecretRef
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
@@ -146,13 +146,13 @@ class Observer:
         try:
             config = client_config(desired, self.env)
         except SecretError as exc:
-            return self._failed(desired, Health.UNKNOWN, "SecretMissing", str(exc))
+            return self._failed(desired, Health.UNKNOWN, "SecretMissing", _message(exc))
         async with self.client_factory(config) as client:
             try:
                 return await self._probe(desired, client)
             except OllamaError as exc:
                 health, reason = _classify(exc)
-                return self._failed(desired, health, reason, str(exc))
+                return self._failed(desired, health, reason, _message(exc))
 
     async def _probe(self, desired: DesiredInstance, client: OllamaClient) -> ObservedInstance:
         timed, tags, running = await asyncio.gather(
@@ -298,6 +298,11 @@ def _key(name: str) -> str:
         return names.parse(name).key
     except names.InvalidModelName:
         return name.lower()
+
+
+def _message(exc: ReconcilerError) -> str:
+    """The error without its `where` prefix: reports already name the instance."""
+    return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
 
 
 def _classify(exc: OllamaError) -> tuple[Health, str]:

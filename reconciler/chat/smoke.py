@@ -139,10 +139,10 @@ def judge(check: SmokeCheck, reply: FleetChatResult) -> CheckResult:
     try:
         matched = re.search(check.expect, reply.content) is not None
     except re.error as exc:
-        return CheckResult(check, Verdict.FAIL, f"invalid expect regex {check.expect!r}: {exc}")
+        return CheckResult(check, Verdict.FAIL, f"invalid expect regex {check.expect}: {exc}")
     if matched:
         return CheckResult(check, Verdict.PASS, shown, reply)
-    detail = f"the reply does not match {check.expect!r}: {shown}"
+    detail = f"expected a match of {check.expect}, got {shown}"
     return CheckResult(check, Verdict.FAIL, detail, reply)
 
 

@@ -8,7 +8,7 @@ out, a broken reply is an error (`ChatFailed`), never a second, different reply 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 
 from reconciler.chat.attempt import Attempt, ChatRequest
@@ -34,7 +34,8 @@ class ChatStream:
     """A fleet chat in progress: `async for chunk in stream`, then `stream.result`.
 
     `instance` names the instance answering once the first chunk has arrived; `failovers` grows
-    as instances fail. Iterate it once.
+    as instances fail. It is iterated once (a second loop sees no more chunks); a caller that
+    stops early should `await stream.aclose()` to release the connection at once.
     """
 
     def __init__(
@@ -56,12 +57,20 @@ class ChatStream:
         self._on_failure = on_failure
         self._restart = restart_after_output
         self._result: FleetChatResult | None = None
+        self._chunks: AsyncGenerator[ChatChunk, None] | None = None
 
     def __repr__(self) -> str:
         return f"ChatStream(model={str(self.request.model)!r}, instance={self.instance!r})"
 
-    def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        return self._run()
+    def __aiter__(self) -> AsyncGenerator[ChatChunk, None]:
+        if self._chunks is None:
+            self._chunks = self._run()
+        return self._chunks
+
+    async def aclose(self) -> None:
+        """Stop the chat now (closing its connection) if it is still running."""
+        if self._chunks is not None:
+            await self._chunks.aclose()
 
     @property
     def result(self) -> FleetChatResult:
@@ -70,7 +79,7 @@ class ChatStream:
             raise ChatError("the chat stream has not finished yet", hint="iterate it to its end")
         return self._result
 
-    async def _run(self) -> AsyncIterator[ChatChunk]:
+    async def _run(self) -> AsyncGenerator[ChatChunk, None]:
         selection = await self._select()
         for instance in selection.candidates:
             try:

@@ -1,4 +1,4 @@
-"""`orc demo`: a guided run of validate → plan → apply → status against a simulated fleet.
+"""`orc demo`: validate → plan → apply → status → chat-test against a simulated fleet.
 
 Three simulated instances on loopback: a workstation, a GPU gateway behind a bearer token with
 custom endpoint paths, and an edge box that is down. The manifests are written to a folder the
@@ -8,6 +8,7 @@ user can keep and reuse with every other command while `orc sim` runs.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import tempfile
 import time
@@ -53,7 +54,7 @@ class Step:
     help="Simulated download speed in MB/s.",
 )
 def demo_command(folder: Path | None, pull_speed: float) -> int:
-    """Try orc without a GPU: a simulated fleet, then validate, plan, apply and status.
+    """Try orc without a GPU: a simulated fleet, then validate, plan, apply, status, chat.
 
     Starts three simulated Ollama servers on 127.0.0.1 — a workstation, a GPU gateway behind a
     bearer token with custom endpoint paths, and an edge box that is down — writes manifests
@@ -111,6 +112,12 @@ def _steps(folder: Path) -> list[Step]:
         ),
         Step("Check again: nothing left to do", ("plan", path, "--state-dir", state), 0),
         Step("Report the fleet", ("status", path, "--models", "--state-dir", state), 0),
+        Step(
+            "Chat: the preferred instance is down, so orc fails over",
+            ("chat-test", path, "--model", "llama3.2:3b", "--prompt", "Say hello to the fleet."),
+            0,
+        ),
+        Step("Run every smoke test of the manifests", ("chat-test", path, "--all"), 0),
     ]
 
 
@@ -121,7 +128,7 @@ def _run_steps(steps: Sequence[Step], echo: Callable[[str], None]) -> int:
     surprises = []
     for number, step in enumerate(steps, 1):
         echo(f"\n── Step {number}/{len(steps)}: {step.title}")
-        echo(f"$ orc {' '.join(step.args)}\n")
+        echo(f"$ orc {shlex.join(step.args)}\n")
         code = main(list(step.args))
         if code != step.expected:
             surprises.append(f"`orc {step.args[0]}` exited {code}, expected {step.expected}")
@@ -215,7 +222,7 @@ metadata:
   labels: {{env: prod, tier: edge}}
 spec:
   url: {edge_box}
-  priority: 3
+  priority: 1
   timeout: 2s
   models:
     - name: llama3.2:3b

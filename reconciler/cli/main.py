@@ -25,8 +25,10 @@ COMMANDS: dict[str, str] = {
     "plan": "reconciler.cli.plan:plan_command",
     "apply": "reconciler.cli.apply:apply_command",
     "status": "reconciler.cli.status:status_command",
+    "watch": "reconciler.cli.watch:watch_command",
     "demo": "reconciler.cli.demo:demo_command",
     "schema": "reconciler.cli.schema:schema",
+    "chat-test": "reconciler.cli.chat_test:chat_test",
     "sim": "reconciler.cli.sim:sim",
 }
 

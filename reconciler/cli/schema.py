@@ -19,12 +19,14 @@ HELP = """Print the manifest JSON Schema (draft 2020-12), generated from the mod
 
 \b
 Examples:
-  orc schema                                   print it
-  orc schema --out schemas/manifest.v1.schema.json   regenerate the committed file
-  orc schema --check                           exit 1 if the committed file is out of date
+  orc schema                    print it
+  orc schema --check            exit 1 if the committed file is out of date
+  orc schema --out schemas/manifest.v1.schema.json
+                                regenerate the committed file
 
-Editors pick it up from a modeline at the top of a manifest:
-`# yaml-language-server: $schema=<path or URL of manifest.v1.schema.json>`.
+\b
+Editors pick it up from a modeline on the first line of a manifest:
+  # yaml-language-server: $schema=<path or URL of manifest.v1.schema.json>
 """
 
 

@@ -36,6 +36,8 @@ Checked, among others:
 Examples:
   orc validate manifests/
   orc validate fleet.yaml models.yaml --format json
+
+Exits 0 when the manifests are valid (warnings allowed), 1 otherwise.
 """
 
 

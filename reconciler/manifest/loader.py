@@ -7,9 +7,11 @@ manifest into deletions.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,12 +69,33 @@ class LoadResult:
         raise ManifestError(message, where=first.location)
 
 
-def load_fleet(paths: Sequence[Path]) -> LoadResult:
+def load_fleet(paths: Sequence[Path | str]) -> LoadResult:
     """Load every manifest under `paths` (files, or folders searched for *.yaml/*.yml).
 
     Never raises for bad input: every problem is a diagnostic of the result.
     """
-    files, diagnostics = find_manifest_files(paths)
+    with _collector_paused():
+        return _load(paths)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while loading.
+
+    Loading allocates many small objects and no reference cycles; without the pause, repeated
+    full collections over the growing heap take about a third of the time on a large fleet.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(paths: Sequence[Path | str]) -> LoadResult:
+    files, diagnostics = find_manifest_files(Path(path) for path in paths)
     documents: list[YamlDocument] = []
     for source in files:
         found, problems = read_documents(source, display_path(source))

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from reconciler.manifest.desired import DesiredModel
 from reconciler.manifest.diagnostics import FieldPath
 from reconciler.manifest.document import YamlDocument
+from reconciler.manifest.modelnames import parse_model_name
 from reconciler.manifest.models import ModelSpec
-from reconciler.names import InvalidModelName, parse
+from reconciler.names import ModelName
 
 _SETTINGS = ("state", "keep_loaded", "from_", "system", "template", "parameters")
 _FIELD_NAMES = {"keep_loaded": "keepLoaded", "from_": "from"}
@@ -77,10 +78,9 @@ def desired_model(
     spec: ModelSpec, label: str, doc: YamlDocument, path: FieldPath
 ) -> DesiredModel | None:
     """The desired model of one entry, or None when a name in it is invalid (reported already)."""
-    try:
-        name = parse(spec.name)
-        base = parse(spec.from_) if spec.from_ is not None else None
-    except InvalidModelName:
+    name = parse_model_name(spec.name)
+    base = parse_model_name(spec.from_) if spec.from_ is not None else None
+    if not isinstance(name, ModelName) or isinstance(base, str):
         return None
     return DesiredModel(
         name=name,

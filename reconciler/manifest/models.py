@@ -2,7 +2,7 @@
 
 These pydantic models are the single source of the manifest format: the JSON Schema under
 `schemas/` is generated from them (`orc schema`), and documents that pass the schema are turned
-into them. Attribute docstrings become the schema's descriptions, which editors show on hover.
+into them. Field descriptions become the schema's descriptions, which editors show on hover.
 """
 
 from __future__ import annotations
@@ -65,9 +65,7 @@ class _Strict(BaseModel):
     schema validation for documents the models accept.
     """
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, strict=True, use_attribute_docstrings=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -82,12 +80,16 @@ class SecretRef(_Strict):
 
     model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
 
-    env: Annotated[str, Field(pattern=ENV_NAME_PATTERN)] | None = None
-    """Name of the environment variable that holds the secret."""
-    file: NonEmpty | None = None
-    """File that holds the secret, relative to this manifest's folder."""
-    value: str | None = None
-    """The secret itself. Discouraged: manifests live in git, so validation warns."""
+    env: Annotated[str, Field(pattern=ENV_NAME_PATTERN)] | None = Field(
+        default=None, description="Name of the environment variable that holds the secret."
+    )
+    file: NonEmpty | None = Field(
+        default=None, description="File that holds the secret, relative to this manifest's folder."
+    )
+    value: str | None = Field(
+        default=None,
+        description="The secret itself. Discouraged: manifests live in git, so validation warns.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
@@ -99,133 +101,129 @@ class SecretRef(_Strict):
 class Metadata(_Strict):
     """Name and labels of an OllamaInstance or a ModelSet."""
 
-    name: DnsLabel
-    """A DNS label (lowercase letters, digits, '-'), unique among documents of this kind."""
-    labels: dict[str, str] = {}
-    """Labels that ModelSet selectors match."""
+    name: DnsLabel = Field(
+        description=(
+            "A DNS label (lowercase letters, digits, '-'), unique among documents of this kind."
+        )
+    )
+    labels: dict[str, str] = Field(default={}, description="Labels that ModelSet selectors match.")
 
 
 class FleetMetadata(_Strict):
     """Name and labels of the Fleet."""
 
-    name: DnsLabel = "default"
-    """A DNS label naming the fleet."""
-    labels: dict[str, str] = {}
-    """Free-form labels."""
+    name: DnsLabel = Field(default="default", description="A DNS label naming the fleet.")
+    labels: dict[str, str] = Field(default={}, description="Free-form labels.")
 
 
 class TLS(_Strict):
     """TLS options; files are relative to this manifest's folder."""
 
-    verify: bool = True
-    """Verify the server certificate (false only for testing)."""
-    caFile: NonEmpty | None = None
-    """PEM file of the CA that signed the server certificate."""
-    clientCert: NonEmpty | None = None
-    """PEM client certificate for mutual TLS (needs clientKey)."""
-    clientKey: NonEmpty | None = None
-    """PEM private key of the client certificate."""
+    verify: bool = Field(
+        default=True, description="Verify the server certificate (false only for testing)."
+    )
+    caFile: NonEmpty | None = Field(
+        default=None, description="PEM file of the CA that signed the server certificate."
+    )
+    clientCert: NonEmpty | None = Field(
+        default=None, description="PEM client certificate for mutual TLS (needs clientKey)."
+    )
+    clientKey: NonEmpty | None = Field(
+        default=None, description="PEM private key of the client certificate."
+    )
 
 
 class Auth(_Strict):
     """How requests authenticate to the server."""
 
-    bearerToken: SecretRef
-    """Sent as `Authorization: Bearer <token>`."""
+    bearerToken: SecretRef = Field(description="Sent as `Authorization: Bearer <token>`.")
 
 
 class Endpoints(_Strict):
     """Path overrides relative to the instance url, for servers behind a proxy."""
 
-    health: EndpointPath | None = None
-    """Liveness probe (default `/`)."""
-    version: EndpointPath | None = None
-    """Default `/api/version`."""
-    listModels: EndpointPath | None = None
-    """Model inventory (default `/api/tags`)."""
-    show: EndpointPath | None = None
-    """Default `/api/show`."""
-    ps: EndpointPath | None = None
-    """Loaded models (default `/api/ps`)."""
-    pull: EndpointPath | None = None
-    """Default `/api/pull`."""
-    delete: EndpointPath | None = None
-    """Default `/api/delete`."""
-    copy_: EndpointPath | None = Field(default=None, alias="copy")
-    """Default `/api/copy`."""
-    create: EndpointPath | None = None
-    """Default `/api/create`."""
-    chat: EndpointPath | None = None
-    """Default `/api/chat`."""
-    generate: EndpointPath | None = None
-    """Default `/api/generate`."""
-    embed: EndpointPath | None = None
-    """Default `/api/embed`."""
+    health: EndpointPath | None = Field(default=None, description="Liveness probe (default `/`).")
+    version: EndpointPath | None = Field(default=None, description="Default `/api/version`.")
+    listModels: EndpointPath | None = Field(
+        default=None, description="Model inventory (default `/api/tags`)."
+    )
+    show: EndpointPath | None = Field(default=None, description="Default `/api/show`.")
+    ps: EndpointPath | None = Field(default=None, description="Loaded models (default `/api/ps`).")
+    pull: EndpointPath | None = Field(default=None, description="Default `/api/pull`.")
+    delete: EndpointPath | None = Field(default=None, description="Default `/api/delete`.")
+    copy_: EndpointPath | None = Field(
+        default=None, alias="copy", description="Default `/api/copy`."
+    )
+    create: EndpointPath | None = Field(default=None, description="Default `/api/create`.")
+    chat: EndpointPath | None = Field(default=None, description="Default `/api/chat`.")
+    generate: EndpointPath | None = Field(default=None, description="Default `/api/generate`.")
+    embed: EndpointPath | None = Field(default=None, description="Default `/api/embed`.")
 
 
 class ModelSpec(_Strict):
     """A model an instance should have, or (state: absent) should not have."""
 
-    name: str
-    """Ollama model name, e.g. `llama3.2:3b`; `llama3` means `llama3:latest`."""
-    state: Literal["present", "absent"] = "present"
-    """`present` pulls or creates it, `absent` deletes it."""
-    keepLoaded: bool = False
-    """Keep the model loaded in memory."""
-    from_: str | None = Field(default=None, alias="from")
-    """Build a custom model from this base model with /api/create."""
-    system: str | None = None
-    """System prompt of a custom model."""
-    template: str | None = None
-    """Prompt template of a custom model."""
-    parameters: dict[str, Any] = {}
-    """Parameters of a custom model, e.g. num_ctx, temperature, stop."""
+    name: str = Field(
+        description="Ollama model name, e.g. `llama3.2:3b`; `llama3` means `llama3:latest`."
+    )
+    state: Literal["present", "absent"] = Field(
+        default="present", description="`present` pulls or creates it, `absent` deletes it."
+    )
+    keepLoaded: bool = Field(default=False, description="Keep the model loaded in memory.")
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        description="Build a custom model from this base model with /api/create.",
+    )
+    system: str | None = Field(default=None, description="System prompt of a custom model.")
+    template: str | None = Field(default=None, description="Prompt template of a custom model.")
+    parameters: dict[str, Any] = Field(
+        default={}, description="Parameters of a custom model, e.g. num_ctx, temperature, stop."
+    )
 
 
 class SmokeTestSpec(_Strict):
     """A chat test that `orc chat-test --all` runs."""
 
-    model: str
-    """Model to chat with."""
-    prompt: NonEmpty
-    """Message sent as the user."""
-    expect: str | None = None
-    """Python regular expression the reply must match."""
-    timeout: Duration | None = None
-    """Time allowed for the whole reply."""
+    model: str = Field(description="Model to chat with.")
+    prompt: NonEmpty = Field(description="Message sent as the user.")
+    expect: str | None = Field(
+        default=None, description="Python regular expression the reply must match."
+    )
+    timeout: Duration | None = Field(default=None, description="Time allowed for the whole reply.")
 
 
 class InstanceSpec(_Strict):
     """What one Ollama server should look like."""
 
-    url: NonEmpty
-    """Base URL, http or https, possibly with a path prefix."""
-    enabled: bool = True
-    """When false the instance is observed and reported but never changed."""
-    priority: Priority = 5
-    """1..10, lower is preferred when choosing a server for chat."""
-    timeout: Duration = "30s"
-    """Timeout of ordinary requests."""
-    pullTimeout: Duration = "2h"
-    """Timeout of one model pull."""
-    tls: TLS | None = None
-    """TLS options."""
-    auth: Auth | None = None
-    """Authentication."""
-    headers: dict[str, str | SecretRef] = {}
-    """Extra request headers: a plain value or a SecretRef."""
-    endpoints: Endpoints | None = None
-    """Path overrides."""
-    modelSets: list[DnsLabel] = []
-    """ModelSets applied by name (besides those whose selector matches)."""
-    models: list[ModelSpec] = []
-    """Models of this instance."""
-    prune: bool = False
-    """Delete models that no manifest declares (protected ones excepted)."""
-    protect: list[NonEmpty] = []
-    """Globs of model names never deleted by prune."""
-    smoke: list[SmokeTestSpec] = []
-    """Chat tests."""
+    url: NonEmpty = Field(description="Base URL, http or https, possibly with a path prefix.")
+    enabled: bool = Field(
+        default=True,
+        description="When false the instance is observed and reported but never changed.",
+    )
+    priority: Priority = Field(
+        default=5, description="1..10, lower is preferred when choosing a server for chat."
+    )
+    timeout: Duration = Field(default="30s", description="Timeout of ordinary requests.")
+    pullTimeout: Duration = Field(default="2h", description="Timeout of one model pull.")
+    tls: TLS | None = Field(default=None, description="TLS options.")
+    auth: Auth | None = Field(default=None, description="Authentication.")
+    headers: dict[str, str | SecretRef] = Field(
+        default={}, description="Extra request headers: a plain value or a SecretRef."
+    )
+    endpoints: Endpoints | None = Field(default=None, description="Path overrides.")
+    modelSets: list[DnsLabel] = Field(
+        default=[], description="ModelSets applied by name (besides those whose selector matches)."
+    )
+    models: list[ModelSpec] = Field(default=[], description="Models of this instance.")
+    prune: bool = Field(
+        default=False,
+        description="Delete models that no manifest declares (protected ones excepted).",
+    )
+    protect: list[NonEmpty] = Field(
+        default=[], description="Globs of model names never deleted by prune."
+    )
+    smoke: list[SmokeTestSpec] = Field(default=[], description="Chat tests.")
 
 
 class OllamaInstance(_Strict):
@@ -240,17 +238,19 @@ class OllamaInstance(_Strict):
 class Selector(_Strict):
     """Which instances a ModelSet applies to; an empty selector matches every instance."""
 
-    matchLabels: dict[str, str] = {}
-    """Labels an instance must all carry."""
+    matchLabels: dict[str, str] = Field(
+        default={}, description="Labels an instance must all carry."
+    )
 
 
 class ModelSetSpec(_Strict):
     """A list of models shared by many instances."""
 
-    selector: Selector | None = None
-    """Instances whose labels match (without it, only instances naming the set)."""
-    models: list[ModelSpec] = []
-    """Models every matching instance gets."""
+    selector: Selector | None = Field(
+        default=None,
+        description="Instances whose labels match (without it, only instances naming the set).",
+    )
+    models: list[ModelSpec] = Field(default=[], description="Models every matching instance gets.")
 
 
 class ModelSet(_Strict):
@@ -265,38 +265,44 @@ class ModelSet(_Strict):
 class FleetDefaults(_Strict):
     """Settings applied to every instance that does not set them."""
 
-    timeout: Duration | None = None
-    """Default timeout of ordinary requests (30s)."""
-    pullTimeout: Duration | None = None
-    """Default timeout of one model pull (2h)."""
-    priority: Priority | None = None
-    """Default priority (5)."""
-    tls: TLS | None = None
-    """Default TLS options, merged field by field."""
-    headers: dict[str, str | SecretRef] = {}
-    """Headers sent to every instance (an instance's own header of the same name wins)."""
+    timeout: Duration | None = Field(
+        default=None, description="Default timeout of ordinary requests (30s)."
+    )
+    pullTimeout: Duration | None = Field(
+        default=None, description="Default timeout of one model pull (2h)."
+    )
+    priority: Priority | None = Field(default=None, description="Default priority (5).")
+    tls: TLS | None = Field(default=None, description="Default TLS options, merged field by field.")
+    headers: dict[str, str | SecretRef] = Field(
+        default={},
+        description=(
+            "Headers sent to every instance (an instance's own header of the same name wins)."
+        ),
+    )
 
 
 class SafetySpec(_Strict):
     """Guards against destructive plans."""
 
-    allowEmpty: bool = False
-    """Allow a plan that leaves an instance with no models."""
-    maxDeletions: Annotated[int, Field(ge=0)] = 10
-    """Refuse a plan with more deletions than this."""
+    allowEmpty: bool = Field(
+        default=False, description="Allow a plan that leaves an instance with no models."
+    )
+    maxDeletions: Annotated[int, Field(ge=0)] = Field(
+        default=10, description="Refuse a plan with more deletions than this."
+    )
 
 
 class FleetSpec(_Strict):
     """Fleet-wide settings."""
 
-    defaults: FleetDefaults | None = None
-    """Defaults for every instance."""
-    parallelism: Annotated[int, Field(ge=1, le=1000)] = 10
-    """Instances worked on at once."""
-    interval: Duration = "5m"
-    """How often `orc watch` re-plans without a manifest change."""
-    safety: SafetySpec | None = None
-    """Guards against destructive plans."""
+    defaults: FleetDefaults | None = Field(default=None, description="Defaults for every instance.")
+    parallelism: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=10, description="Instances worked on at once."
+    )
+    interval: Duration = Field(
+        default="5m", description="How often `orc watch` re-plans without a manifest change."
+    )
+    safety: SafetySpec | None = Field(default=None, description="Guards against destructive plans.")
 
 
 class Fleet(_Strict):

@@ -18,6 +18,7 @@ from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.document import ParsedDocument, YamlDocument
 from reconciler.manifest.durations import parse_duration
 from reconciler.manifest.merge import Conflict, ModelSource, merge_models
+from reconciler.manifest.modelnames import parse_model_name
 from reconciler.manifest.models import (
     TLS,
     Fleet,
@@ -27,7 +28,7 @@ from reconciler.manifest.models import (
 )
 from reconciler.manifest.selection import ModelSetDocument, model_sets, sets_for
 from reconciler.manifest.semantics import resolve_file
-from reconciler.names import InvalidModelName, parse
+from reconciler.names import ModelName
 
 _DEFAULTS = FleetDefaults()
 
@@ -151,9 +152,8 @@ def _merge_headers(
 def _smoke_tests(instance: OllamaInstance) -> list[desired.SmokeTest]:
     tests: list[desired.SmokeTest] = []
     for test in instance.spec.smoke:
-        try:
-            model = parse(test.model)
-        except InvalidModelName:
+        model = parse_model_name(test.model)
+        if not isinstance(model, ModelName):
             continue
         timeout = _seconds(test.timeout, 0.0) if test.timeout is not None else None
         tests.append(desired.SmokeTest(model, test.prompt, test.expect, timeout))

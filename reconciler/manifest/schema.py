@@ -15,10 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import ManifestError
 from reconciler.manifest.diagnostics import Diagnostic, FieldPath
@@ -31,6 +28,10 @@ from reconciler.manifest.schematext import (
     pattern_message,
     range_message,
 )
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 
 def schema_location() -> Traversable:
@@ -59,6 +60,9 @@ def load_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
+    # imported on first use: a fleet the models accept never needs it (see loader._parse)
+    import jsonschema
+
     return jsonschema.Draft202012Validator(load_schema())
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from reconciler.manifest.diagnostics import Diagnostic, FieldPath
 from reconciler.manifest.document import ParsedDocument, YamlDocument, display_path
 from reconciler.manifest.durations import parse_duration
+from reconciler.manifest.modelnames import parse_model_name
 from reconciler.manifest.models import (
     TLS,
     Fleet,
@@ -24,7 +25,7 @@ from reconciler.manifest.models import (
     SecretRef,
 )
 from reconciler.manifest.schematext import show
-from reconciler.names import InvalidModelName, ModelName, parse
+from reconciler.names import ModelName
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _SECRET_HINT = "manifests live in git: use {env: NAME} or {file: PATH}"
@@ -81,7 +82,8 @@ def check_url(doc: YamlDocument, path: FieldPath, url: str) -> list[Diagnostic]:
     if any(char.isspace() for char in url):
         return [doc.error(path, "the url must not contain spaces")]
     if "://" not in url:
-        return [doc.error(path, f"{shown} has no scheme", hint=f"write http://{url.lstrip('/')}")]
+        hint = f"write http://{url.lstrip('/')}" if "@" not in url else "write http://..."
+        return [doc.error(path, f"{shown} has no scheme", hint=hint)]
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -141,9 +143,9 @@ def check_models(
         name_problems = _model_name(doc, (*entry, "name"), model.name)
         found += name_problems
         found += _model_settings(doc, entry, model)
-        if name_problems:
+        name = parse_model_name(model.name)
+        if name_problems or not isinstance(name, ModelName):
             continue
-        name = parse(model.name)
         if name in first:
             line = doc.span((*path, first[name])).line
             message = f"model {name.display!r} is listed twice (first at line {line})"
@@ -157,7 +159,7 @@ def _model_settings(doc: YamlDocument, entry: FieldPath, model: ModelSpec) -> li
     found: list[Diagnostic] = []
     if model.from_ is not None:
         found += _model_name(doc, (*entry, "from"), model.from_, what="base model name")
-        if not found and parse(model.from_) == _parsed_or_none(model.name):
+        if not found and parse_model_name(model.from_) == parse_model_name(model.name):
             found.append(doc.error((*entry, "from"), "a model cannot be built from itself"))
     else:
         custom = [f for f in ("system", "template") if getattr(model, f) is not None]
@@ -172,20 +174,12 @@ def _model_settings(doc: YamlDocument, entry: FieldPath, model: ModelSpec) -> li
     return found
 
 
-def _parsed_or_none(name: str) -> ModelName | None:
-    try:
-        return parse(name)
-    except InvalidModelName:
-        return None
-
-
 def _model_name(
     doc: YamlDocument, path: FieldPath, name: str, *, what: str = "model name"
 ) -> list[Diagnostic]:
-    try:
-        parse(name)
-    except InvalidModelName as exc:
-        return [doc.error(path, f"invalid {what} {show(name)}: {exc.reason}")]
+    parsed = parse_model_name(name)
+    if isinstance(parsed, str):
+        return [doc.error(path, f"invalid {what} {show(name)}: {parsed}")]
     return []
 
 

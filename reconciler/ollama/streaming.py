@@ -60,6 +60,7 @@ async def read_objects(
     whole = response.headers.get("content-type", "").startswith("application/json")
     chunks = response.aiter_bytes()
     buffer = b""
+    seen = 0
     while True:
         try:
             chunk = await within(call, limits, anext(chunks))
@@ -71,12 +72,16 @@ async def read_objects(
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
             if line.strip():
-                yield decode_line(call, line)
+                seen += 1
+                yield decode_line(call, line, first=seen == 1)
     if buffer.strip():
-        yield decode_line(call, buffer, last=not whole)
+        # A partial last line is a cut stream only after good lines; alone it is not JSON at all.
+        yield decode_line(call, buffer, last=not whole and seen > 0, first=seen == 0)
 
 
-def decode_line(call: Call, line: bytes, *, last: bool = False) -> dict[str, Any]:
+def decode_line(
+    call: Call, line: bytes, *, last: bool = False, first: bool = False
+) -> dict[str, Any]:
     """One JSON object of a stream; `last` marks a final line that had no newline."""
     try:
         item = json.loads(line)
@@ -86,7 +91,8 @@ def decode_line(call: Call, line: bytes, *, last: bool = False) -> dict[str, Any
                 call, "the reply stream was cut off in the middle of a line", transient=True
             ) from exc
         preview = line[:80].decode("utf-8", "replace").strip()
-        raise protocol_error(call, f"a line of the reply is not JSON: {preview!r}") from exc
+        what = "the reply" if first else "a line of the reply"
+        raise protocol_error(call, f"{what} is not JSON: {preview!r}") from exc
     if not isinstance(item, dict):
         raise protocol_error(
             call, f"a line of the reply is not a JSON object: {type(item).__name__}"

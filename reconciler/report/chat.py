@@ -36,8 +36,9 @@ def elapsed(seconds: float | None) -> str:
 
 
 def speed(tokens_per_second: float | None) -> str:
-    """`48.123` → `48.1 tokens/s`; None → `-`."""
-    return "-" if tokens_per_second is None else f"{tokens_per_second:.1f} tokens/s"
+    """`48.123` → `48.1 tokens/s`; None → `- tokens/s`."""
+    shown = "-" if tokens_per_second is None else f"{tokens_per_second:.1f}"
+    return f"{shown} tokens/s"
 
 
 def chat_summary(result: FleetChatResult) -> str:
@@ -158,9 +159,9 @@ def render_junit(results: Sequence[CheckResult]) -> str:
     suites: dict[str, list[CheckResult]] = {}
     for result in results:
         suites.setdefault(result.check.instance, []).append(result)
-    root = ET.Element("testsuites", name="orc chat-test", **_counts(results))
+    root = ET.Element("testsuites", {"name": "orc chat-test", **_counts(results)})
     for instance, members in suites.items():
-        suite = ET.SubElement(root, "testsuite", name=instance, **_counts(members))
+        suite = ET.SubElement(root, "testsuite", {"name": instance, **_counts(members)})
         for result in members:
             _testcase(suite, result)
     ET.indent(root)

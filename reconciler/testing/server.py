@@ -50,6 +50,7 @@ ENDPOINTS: dict[str, tuple[str, tuple[str, ...], Handler]] = {
     "embed": ("/api/embed", ("POST",), inference.embed),
     "embeddings": ("/api/embeddings", ("POST",), inference.embeddings),
     "v1Models": ("/v1/models", ("GET",), inventory.v1_models),
+    "v1Model": ("/v1/models/{model}", ("GET",), inventory.v1_model),
 }
 _V1_MODEL = "/v1/models/"
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
@@ -165,9 +166,6 @@ class SimServer:
         expected = f"Bearer {self.config.token}".encode()
         given = request.headers.get("authorization", "").encode()
         return hmac.compare_digest(given, expected)
-
-
-ENDPOINTS["v1Model"] = ("/v1/models/{model}", ("GET",), inventory.v1_model)
 
 
 def _route_table(config: SimInstanceConfig) -> dict[str, tuple[str, tuple[str, ...]]]:

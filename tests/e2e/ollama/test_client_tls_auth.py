@@ -53,7 +53,9 @@ async def test_a_ca_that_did_not_sign_the_certificate_is_a_tls_error(
 
 async def test_the_system_trust_store_does_not_trust_the_private_ca(connect) -> None:
     client = connect("secure", tls=TLSConfig())
-    with pytest.raises(OllamaTLSError, match=r"^secure: version failed: .* not trusted.*tls\.caFile"):
+    with pytest.raises(
+        OllamaTLSError, match=r"^secure: version failed: .* not trusted.*tls\.caFile"
+    ):
         await client.version()
 
 
@@ -70,11 +72,15 @@ async def test_https_to_a_plain_http_server_is_a_tls_handshake_error(
     with pytest.raises(OllamaTLSError) as caught:
         await client.version()
     text = str(caught.value)
-    assert text.startswith(f"plain: version failed: the TLS handshake with {url}/api/version failed")
+    assert text.startswith(
+        f"plain: version failed: the TLS handshake with {url}/api/version failed"
+    )
     assert "use an http:// url if the server does not speak TLS" in text
 
 
-async def test_a_missing_ca_file_is_a_tls_error_naming_the_settings(connect, tmp_path: Path) -> None:
+async def test_a_missing_ca_file_is_a_tls_error_naming_the_settings(
+    connect, tmp_path: Path
+) -> None:
     with pytest.raises(OllamaTLSError, match=r"^secure: cannot load the TLS files: .*tls\.caFile"):
         connect("secure", tls=TLSConfig(ca_file=tmp_path / "nowhere.pem"))
 
@@ -101,7 +107,9 @@ async def test_a_wrong_token_is_unauthorized_without_showing_either_token(
 
 async def test_no_token_at_all_is_unauthorized(connect) -> None:
     client = connect("secure", bearer_token=None)
-    with pytest.raises(OllamaUnauthorized, match=r"^secure/llama3.2:3b: show failed: .*\(HTTP 401\)"):
+    with pytest.raises(
+        OllamaUnauthorized, match=r"^secure/llama3.2:3b: show failed: .*\(HTTP 401\)"
+    ):
         await client.show("llama3.2:3b")
 
 
@@ -118,12 +126,14 @@ async def test_a_stopped_server_is_unreachable_and_transient(connect, fleet: Sim
     assert (error.instance, error.transient, error.status) == ("plain", True, None)
 
 
-async def test_a_stopped_server_is_reported_as_connection_refused(
-    connect, fleet: SimFleet
-) -> None:
+async def test_a_stopped_server_is_reported_as_connection_refused(connect, fleet: SimFleet) -> None:
     await fleet.stop("plain")
-    with pytest.raises(OllamaUnreachable, match="connection refused"):
+    with pytest.raises(OllamaUnreachable) as caught:
         await connect("plain").version()
+    assert str(caught.value).startswith(
+        f"plain: version failed: cannot connect to {fleet.url('plain')}/api/version: "
+        "connection refused (check that Ollama is running"
+    )
 
 
 async def test_the_same_client_works_again_after_the_server_restarts(

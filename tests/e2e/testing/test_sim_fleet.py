@@ -38,8 +38,21 @@ async def test_stop_and_start_keep_port_and_models_but_not_runners():
         assert (await client.get(f"{url}/api/ps")).json() == {"models": []}
 
 
+def free_port_pair() -> int:
+    for _ in range(50):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two adjacent free ports")
+
+
 async def test_base_port_and_busy_port():
-    port = free_port()
+    port = free_port_pair()
     configs = [SimInstanceConfig("a"), SimInstanceConfig("b")]
     async with SimFleet(configs, base_port=port) as fleet:
         assert (fleet.port("a"), fleet.port("b")) == (port, port + 1)

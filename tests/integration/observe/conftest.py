@@ -80,7 +80,8 @@ class World:
         self, state: StateDir | None = None, env: Mapping[str, str] | None = None, **kw: Any
     ) -> Observer:
         """An Observer wired to this world (environment empty unless given)."""
-        return Observer(state, self.client, env=dict(env or {}), **kw)
+        factory = kw.pop("client_factory", self.client)
+        return Observer(state, factory, env=dict(env or {}), **kw)
 
     async def observe(
         self, state: StateDir | None = None, env: Mapping[str, str] | None = None, **kw: Any

@@ -1,7 +1,8 @@
-"""Loading: finding files, reading YAML with positions, collecting every error, no fleet on error."""
+"""Loading: finding files, reading YAML with positions, every error at once, no fleet on error."""
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
@@ -216,3 +217,16 @@ def test_raise_for_errors_is_silent_for_a_valid_fleet(tmp_path: Path) -> None:
     result = load_fleet([write(tmp_path, "a.yaml", instance("a"))])
     result.raise_for_errors()
     assert result.ok and result.kinds["OllamaInstance"] == 1
+
+
+def test_loading_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.yaml", instance("a"))
+    assert gc.isenabled()
+    load_fleet([path])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_fleet([path])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

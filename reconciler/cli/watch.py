@@ -1,0 +1,166 @@
+"""`orc watch`: parse the flags into `WatchSettings` and hand over to `reconciler.watch`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.cli.options import parallelism_option, paths_argument, state_dir_option
+from reconciler.manifest.durations import parse_duration
+from reconciler.watch import DEFAULT_LISTEN, TOKEN_ENV, Mode, WatchSettings, run_watch
+
+DEFAULT_ADDRESS = f"{DEFAULT_LISTEN[0]}:{DEFAULT_LISTEN[1]}"
+
+EPILOG = f"""\b
+Triggers:
+  start-up, a change to a *.yaml/*.yml file under PATH (debounced), every --interval (minus a
+  random jitter of up to 10%), SIGHUP, and POST /reconcile. A trigger during a reconcile queues
+  exactly one more. An unreachable instance is retried with its own exponential backoff (capped
+  at the interval) and left out of the other reconciles meanwhile.
+
+\b
+HTTP endpoints (only with --listen; default address {DEFAULT_ADDRESS}):
+  GET  /healthz    200 while the loop runs and a reconcile ended within 3 intervals, else 503
+  GET  /status     the `orc status --format json` document, plus conditions (Ready,
+                   Reconciling, Stalled), lastReconcile and manifests (valid, diagnostics,
+                   git revision)
+  GET  /metrics    Prometheus: orc_instance_up, orc_instance_latency_seconds,
+                   orc_models_desired/present/missing, orc_drift_detected, orc_reconciles_total,
+                   orc_reconcile_duration_seconds, orc_last_reconcile_timestamp_seconds,
+                   orc_manifests_valid
+  POST /reconcile  reconcile now; when ${TOKEN_ENV} is set, only with
+                   'Authorization: Bearer <that token>' (401 otherwise)
+
+\b
+Examples:
+  orc watch manifests/ --listen
+  orc watch manifests/ --mode plan --interval 1m --status-file /run/orc/status.json
+  orc watch fleet.yaml --listen 0.0.0.0:9464 --log-format json
+
+\b
+Exit codes:
+  0    stopped cleanly by SIGTERM or SIGINT (a reconcile in flight is cancelled cleanly)
+  1    could not start: bad flag, missing PATH, address in use
+"""
+
+
+class Duration(click.ParamType[float]):
+    """A duration flag: seconds (`30`) or `300ms`, `10s`, `5m`, `1h30m`."""
+
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            text = str(value).strip()
+            return parse_duration(float(text) if _is_number(text) else text)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[IPv6]:PORT` or `:PORT` (every interface) → (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(
+            f"{value!r} is not HOST:PORT (e.g. {DEFAULT_ADDRESS} or [::1]:9464)",
+            param_hint="--listen",
+        )
+    host = host.removeprefix("[").removesuffix("]") or "0.0.0.0"
+    return host, int(port)
+
+
+@click.command("watch", epilog=EPILOG)
+@paths_argument
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in Mode]),
+    default=Mode.APPLY.value,
+    show_default=True,
+    help="apply: heal drift (no confirmation); plan: only report it.",
+)
+@click.option(
+    "--interval",
+    type=Duration(),
+    default=None,
+    help="Resync interval, to catch drift made by hand (e.g. 30s, 5m). "
+    "Default: the Fleet manifest's spec.interval (5m).",
+)
+@click.option(
+    "--debounce",
+    type=Duration(),
+    default="300ms",
+    show_default=True,
+    help="Wait until the manifest files were quiet this long before reconciling.",
+)
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    is_flag=False,
+    flag_value=DEFAULT_ADDRESS,
+    default=None,
+    help=f"Serve /healthz, /status, /metrics and /reconcile (alone: {DEFAULT_ADDRESS}; "
+    "port 0: any free port, logged at start).",
+)
+@click.option(
+    "--status-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Rewrite this file with the /status JSON after every reconcile (atomically).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines on stderr: text, or one JSON object per line (ts, level, event, ...).",
+)
+@parallelism_option
+@state_dir_option
+def watch_command(
+    paths: tuple[Path, ...],
+    mode: str,
+    interval: float | None,
+    debounce: float,
+    listen: str | None,
+    status_file: Path | None,
+    log_format: str,
+    parallelism: int | None,
+    state_dir: Path | None,
+) -> int:
+    """Keep the servers matching the manifests, continuously.
+
+    Reconciles once at start, then whenever a manifest under PATH changes and every interval.
+    A change that makes the manifests invalid is logged with its diagnostics (file:line) and
+    shown in the status; the last valid manifests stay in force and nothing is applied from the
+    broken ones. Safety guards hold as in `orc apply`: a refused plan is reported, never carried
+    out. While a manual `orc apply` holds the state lock, apply is skipped and reported.
+    SIGHUP reconciles now; SIGTERM or SIGINT stops (within 10 s) and exits 0.
+    """
+    settings = WatchSettings(
+        paths=paths,
+        mode=Mode(mode),
+        interval=interval,
+        debounce=debounce,
+        listen=parse_listen(listen) if listen is not None else None,
+        status_file=status_file,
+        log_format=log_format,
+        state_dir=state_dir,
+        parallelism=parallelism,
+        webhook_token=os.environ.get(TOKEN_ENV) or None,
+    )
+    return run_watch(settings)

@@ -1,0 +1,230 @@
+"""One reconcile of `orc watch`: read the manifests, observe, plan, and heal or report.
+
+Invalid manifests never reach the planner: the last valid desired state stays in force and the
+diagnostics go to the log and the status. A plan refused by a guard is reported, never applied.
+In apply mode a plan with changes is carried out under the state lock; when a manual `orc apply`
+holds it, this cycle's apply is skipped and reported. Instances waiting out a backoff are left out
+of the cycle, so an unreachable server never holds up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from reconciler.apply import (
+    ActionFinished,
+    ActionRetry,
+    ApplyResult,
+    Event,
+    EventSink,
+    Outcome,
+)
+from reconciler.errors import ExitCode, ReconcilerError, RefusedError
+from reconciler.manifest.desired import DesiredFleet
+from reconciler.observed import ObservedFleet
+from reconciler.plan import Plan
+from reconciler.watch.logs import EventLog
+from reconciler.watch.manifests import ManifestReader
+from reconciler.watch.record import CycleSummary, WatchRecord
+from reconciler.watch.results import Result
+from reconciler.watch.schedule import Backoffs, Due
+
+
+class Mode(StrEnum):
+    """`apply` heals drift; `plan` only reports it."""
+
+    APPLY = "apply"
+    PLAN = "plan"
+
+
+class FleetReconciler(Protocol):
+    """What the loop needs of `reconciler.reconcile.Reconciler` (tests pass a fake)."""
+
+    async def plan(
+        self,
+        desired: DesiredFleet,
+        targets: Sequence[str] = (),
+        selector: Mapping[str, str] | None = None,
+    ) -> tuple[ObservedFleet, Plan]: ...
+
+    async def apply(
+        self,
+        made: Plan,
+        desired: DesiredFleet,
+        *,
+        parallelism: int | None = None,
+        on_event: EventSink | None = None,
+    ) -> ApplyResult: ...
+
+
+LockFactory = Callable[[], AbstractContextManager[object]]
+_RESULTS = {ExitCode.OK: Result.APPLIED, ExitCode.PARTIAL: Result.PARTIAL}
+
+
+@dataclass
+class Cycle:
+    """Runs reconciles one at a time for the loop, writing what it learns into the record."""
+
+    mode: Mode
+    reconciler: FleetReconciler
+    manifests: ManifestReader
+    record: WatchRecord
+    backoffs: Backoffs
+    clock: Callable[[], float]
+    wall: Callable[[], datetime]
+    lock: LockFactory | None = None
+    log: EventLog = field(default_factory=EventLog)
+    count: int = 0
+
+    async def run(self, due: Due) -> CycleSummary:
+        """One reconcile for `due`; every failure ends as the summary's result, never raised."""
+        self.count += 1
+        started, started_at, trigger = self.clock(), self.wall(), due.describe()
+        self.record.running = trigger
+        self.record.refresh(started_at)
+        self.log.info("reconcile.started", number=self.count, trigger=trigger)
+        try:
+            result, message = await self._reconcile(due)
+        except asyncio.CancelledError:
+            self._finish(Result.INTERRUPTED, "stopped", trigger, started, started_at)
+            raise
+        except ReconcilerError as exc:
+            result, message = Result.ERROR, str(exc)
+        except Exception as exc:  # the daemon must stay up; the cause is reported
+            result, message = Result.ERROR, f"unexpected {type(exc).__name__}: {exc}"
+        return self._finish(result, message, trigger, started, started_at)
+
+    def _finish(
+        self, result: Result, message: str, trigger: str, started: float, started_at: datetime
+    ) -> CycleSummary:
+        duration = self.clock() - started
+        summary = CycleSummary(
+            self.count, trigger, result, message, started_at, self.wall(), duration
+        )
+        self.record.last, self.record.running = summary, None
+        self.record.last_progress = self.clock()
+        self.record.refresh(summary.finished_at)
+        log = self.log.info if result in _GOOD else self.log.warning
+        log(
+            "reconcile.finished",
+            number=self.count,
+            result=str(result),
+            duration=round(duration, 3),
+            message=message,
+        )
+        return summary
+
+    async def _reconcile(self, due: Due) -> tuple[Result, str]:
+        desired = self.manifests.read(due, self.record, self.backoffs)
+        if desired is None:
+            return Result.INVALID, "no valid manifests have been read yet"
+        targets = self._targets(desired, due)
+        if targets is None:
+            return Result.BLOCKED, "every instance is waiting out its backoff"
+        observed, made = await self.reconciler.plan(desired, targets)
+        self._absorb(observed)
+        return await self._act(desired, made)
+
+    def _targets(self, desired: DesiredFleet, due: Due) -> tuple[str, ...] | None:
+        """The instances to reconcile: () for all, None for none."""
+        names = [i.name for i in desired.instances]
+        if due.full:
+            waiting = self.backoffs.waiting(self.clock())
+            chosen = [n for n in names if n not in waiting]
+        else:
+            chosen = [n for n in names if n in due.retries]
+        if len(chosen) == len(names):
+            return ()
+        return tuple(chosen) or None
+
+    def _absorb(self, observed: ObservedFleet) -> None:
+        now = self.clock()
+        before = self.record.absorb(observed)
+        for name, seen in sorted(observed.instances.items()):
+            old = before.get(name)
+            if old is None or old.health is not seen.health:
+                log = self.log.info if seen.health.usable else self.log.warning
+                log(
+                    "instance.health",
+                    instance=name,
+                    health=str(seen.health),
+                    previous=str(old.health) if old else None,
+                    reason=seen.reason or None,
+                    message=seen.message or None,
+                )
+            if seen.inventory_known:
+                self.backoffs.recovered(name)
+            else:
+                delay = self.backoffs.failed(name, now)
+                self.log.info("instance.backoff", instance=name, retry_in=round(delay, 3))
+
+    async def _act(self, desired: DesiredFleet, made: Plan) -> tuple[Result, str]:
+        if made.refused:
+            for refusal in made.refusals:
+                self.log.warning(
+                    "plan.refused",
+                    guard=refusal.guard,
+                    instance=refusal.instance,
+                    message=refusal.message,
+                )
+            return Result.REFUSED, "; ".join(r.message for r in made.refusals)
+        if not made.has_changes:
+            if made.blocked:
+                names = ", ".join(p.instance for p in made.blocked)
+                return Result.BLOCKED, f"no changes; could not be planned: {names}"
+            return Result.SYNCED, made.summary()
+        if self.mode is Mode.PLAN:
+            drifted = [p.instance for p in made.instances if p.actions]
+            self.log.info("plan.drift", summary=made.summary(), instances=drifted)
+            return Result.DRIFT, made.summary()
+        return await self._apply(desired, made)
+
+    async def _apply(self, desired: DesiredFleet, made: Plan) -> tuple[Result, str]:
+        with ExitStack() as held:
+            if self.lock is not None:
+                try:
+                    held.enter_context(self.lock())
+                except RefusedError as exc:
+                    self.log.warning("apply.skipped", reason="locked", message=str(exc))
+                    return Result.LOCKED, f"apply skipped: {exc}"
+            self.log.info("apply.started", actions=len(made.actions), summary=made.summary())
+            result = await self.reconciler.apply(made, desired, on_event=self._on_event)
+        if result.interrupted:
+            raise asyncio.CancelledError
+        self.log.info("apply.finished", summary=result.summary())
+        touched = tuple(sorted({r.action.instance for r in result.results}))
+        if touched:
+            observed, _ = await self.reconciler.plan(desired, touched)
+            self._absorb(observed)
+        return _RESULTS.get(result.exit_code, Result.FAILED), result.summary()
+
+    def _on_event(self, event: Event) -> None:
+        self.record.last_progress = self.clock()
+        if isinstance(event, ActionRetry):
+            a = event.action
+            self.log.info(
+                "action.retry",
+                instance=a.instance,
+                kind=str(a.kind),
+                model=a.model.display,
+                attempt=event.attempt,
+                delay=round(event.delay, 3),
+                error=event.error,
+            )
+        elif isinstance(event, ActionFinished):
+            r = event.result
+            a = r.action
+            fields = {"instance": a.instance, "kind": str(a.kind), "model": a.model.display}
+            if r.outcome is Outcome.DONE:
+                self.log.info("action.done", **fields, seconds=round(r.seconds, 3))
+            else:
+                self.log.warning(f"action.{r.outcome}", **fields, error=r.error)
+
+
+_GOOD = {Result.SYNCED, Result.APPLIED, Result.DRIFT}

@@ -1,0 +1,154 @@
+"""`run_watch`: assemble the real daemon (files, sockets, signals) around `WatchLoop`.
+
+The loop gets the real file watcher, the state directory's lock and a `Reconciler`; the HTTP
+endpoints (only with `--listen`) and the status file read the loop's record. SIGTERM and SIGINT
+stop the loop (a reconcile in flight is cancelled cleanly) and the daemon exits 0; SIGHUP asks
+for a reconcile now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from reconciler.errors import UsageError
+from reconciler.reconcile import Reconciler
+from reconciler.state import StateDir, state_dir_path
+from reconciler.watch.cycle import Mode
+from reconciler.watch.http import HttpServer, make_app
+from reconciler.watch.logs import EventLog, configure_logging
+from reconciler.watch.loop import Listener, WatchLoop, WatchOptions
+from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.record import WatchRecord
+from reconciler.watch.schedule import Timing, Trigger
+from reconciler.watch.sources import manifest_changes
+from reconciler.watch.statusfile import write_atomically
+
+DEFAULT_LISTEN = ("127.0.0.1", 9464)
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """What the flags of `orc watch` asked for. `interval` None: the Fleet's spec.interval."""
+
+    paths: tuple[Path, ...]
+    mode: Mode = Mode.APPLY
+    interval: float | None = None
+    debounce: float = 0.3
+    listen: tuple[str, int] | None = None
+    status_file: Path | None = None
+    log_format: str = "text"
+    state_dir: Path | None = None
+    parallelism: int | None = None
+    webhook_token: str | None = field(default=None, repr=False)
+
+
+def run_watch(settings: WatchSettings, stream: TextIO | None = None) -> int:
+    """Run the daemon until SIGTERM or SIGINT; 0 after a clean stop."""
+    missing = [p for p in settings.paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or directory: {missing[0]}")
+    if settings.status_file is not None and not settings.status_file.parent.is_dir():
+        raise UsageError(f"--status-file: no such directory: {settings.status_file.parent}")
+    configure_logging(settings.log_format, stream or sys.stderr)
+    return asyncio.run(_serve(settings))
+
+
+async def _serve(settings: WatchSettings) -> int:
+    stop = asyncio.Event()
+    log = EventLog()
+    with StateDir(state_dir_path(settings.state_dir)) as state:
+        metrics = WatchMetrics()
+        watch = WatchLoop(
+            _options(settings),
+            Reconciler(state=state, parallelism=settings.parallelism),
+            changes=manifest_changes(settings.paths, stop),
+            stop=stop,
+            lock=lambda: state.lock(0.0, command="orc watch"),
+            listeners=_listeners(settings, metrics),
+        )
+        http = await _start_http(settings, watch, metrics, log)
+        restore = _handle_signals(stop, watch, log)
+        log.info(
+            "watch.started",
+            paths=[str(p) for p in settings.paths],
+            mode=str(settings.mode),
+            interval=settings.interval if settings.interval else "from manifests",
+            debounce=settings.debounce,
+        )
+        try:
+            await watch.run()
+        finally:
+            restore()
+            if http is not None:
+                await http.stop()
+    log.info("watch.stopped")
+    return 0
+
+
+def _options(settings: WatchSettings) -> WatchOptions:
+    timing = Timing(interval=settings.interval or 300.0, debounce=settings.debounce)
+    return WatchOptions(
+        settings.paths, settings.mode, timing, interval_from_manifests=settings.interval is None
+    )
+
+
+def _listeners(settings: WatchSettings, metrics: WatchMetrics) -> list[Listener]:
+    listeners: list[Listener] = [metrics.reconciled]
+    target = settings.status_file
+    if target is not None:
+
+        def write_status(record: WatchRecord) -> None:
+            write_atomically(target, record.document)
+
+        listeners.append(write_status)
+    return listeners
+
+
+async def _start_http(
+    settings: WatchSettings, watch: WatchLoop, metrics: WatchMetrics, log: EventLog
+) -> HttpServer | None:
+    if settings.listen is None:
+        return None
+
+    def reconcile_now() -> None:
+        log.info("http.reconcile", message="reconcile requested")
+        watch.request(Trigger.MANUAL)
+
+    app = make_app(watch.record, metrics, reconcile_now, time.monotonic, settings.webhook_token)
+    http = HttpServer(app, *settings.listen)
+    host, port = await http.start()
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    auth = "bearer token" if settings.webhook_token else "none"
+    log.info("http.listening", address=shown, url=f"http://{shown}/status", reconcile_auth=auth)
+    return http
+
+
+def _handle_signals(stop: asyncio.Event, watch: WatchLoop, log: EventLog) -> Callable[[], None]:
+    """Install the handlers; returns the function that removes them."""
+    loop = asyncio.get_running_loop()
+
+    def stopping(name: str) -> None:
+        if not stop.is_set():
+            log.info("watch.stopping", signal=name)
+        stop.set()
+
+    def reconcile_now() -> None:
+        log.info("watch.signal", signal="SIGHUP", message="reconcile requested")
+        watch.request(Trigger.MANUAL)
+
+    loop.add_signal_handler(signal.SIGTERM, stopping, "SIGTERM")
+    loop.add_signal_handler(signal.SIGINT, stopping, "SIGINT")
+    loop.add_signal_handler(signal.SIGHUP, reconcile_now)
+
+    def restore() -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+
+    return restore

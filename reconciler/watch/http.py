@@ -1,0 +1,135 @@
+"""The daemon's HTTP endpoints (starlette, served by uvicorn in the loop's own event loop).
+
+`GET /healthz` for liveness probes, `GET /status` for dashboards and scripts, `GET /metrics` for
+Prometheus, `POST /reconcile` for a git webhook or a person in a hurry. When `ORC_WEBHOOK_TOKEN`
+is set, `POST /reconcile` wants it as a bearer token; the token is compared in constant time and
+never echoed. Handlers are `async` so they run on the loop's thread, never racing the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import socket
+from collections.abc import Callable
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from reconciler.errors import ReconcilerError
+from reconciler.watch.metrics import CONTENT_TYPE, WatchMetrics
+from reconciler.watch.record import WatchRecord
+
+TOKEN_ENV = "ORC_WEBHOOK_TOKEN"
+SHUTDOWN_GRACE = 1
+
+
+class ListenError(ReconcilerError):
+    """The HTTP endpoints cannot listen where `--listen` asks."""
+
+
+def make_app(
+    record: WatchRecord,
+    metrics: WatchMetrics,
+    reconcile_now: Callable[[], None],
+    clock: Callable[[], float],
+    token: str | None = None,
+) -> Starlette:
+    """The ASGI app serving the record, the metrics and the reconcile trigger."""
+
+    async def healthz(request: Request) -> Response:
+        if record.healthy(clock()):
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "unhealthy"}, status_code=503)
+
+    async def status(request: Request) -> Response:
+        return JSONResponse(record.document)
+
+    async def scrape(request: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    async def reconcile(request: Request) -> Response:
+        if token and not _authorized(request, token):
+            return JSONResponse(
+                {"error": "unauthorized: send the webhook token as a bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        reconcile_now()
+        return JSONResponse({"accepted": True, "message": "a reconcile is queued"}, 202)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/status", status, methods=["GET"]),
+            Route("/metrics", scrape, methods=["GET"]),
+            Route("/reconcile", reconcile, methods=["POST"]),
+        ]
+    )
+
+
+def _authorized(request: Request, token: str) -> bool:
+    given = request.headers.get("authorization", "").encode()
+    return hmac.compare_digest(given, f"Bearer {token}".encode())
+
+
+class HttpServer:
+    """uvicorn on a socket bound here, so that port 0 and a busy port are handled cleanly."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self._app = app
+        self._host = host
+        self._port = port
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
+
+    async def start(self) -> tuple[str, int]:
+        """Listen; returns the address actually bound (the port, when 0 was asked)."""
+        sock = _bind(self._host, self._port)
+        config = uvicorn.Config(
+            self._app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            ws="none",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE,
+        )
+        config.load()
+        server = uvicorn.Server(config)
+        server.lifespan = config.lifespan_class(config)
+        await server.startup(sockets=[sock])
+        self._server, self._sock = server, sock
+        self._task = asyncio.create_task(server.main_loop(), name="orc-watch-http")
+        host, port = sock.getsockname()[:2]
+        return str(host), int(port)
+
+    async def stop(self) -> None:
+        """Stop accepting and close the connections (waiting at most a second for them)."""
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        await self._task
+        await self._server.shutdown(sockets=[self._sock] if self._sock else None)
+        self._server = self._task = None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc}") from exc
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ListenError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="choose another address with --listen HOST:PORT",
+        ) from exc
+    return sock

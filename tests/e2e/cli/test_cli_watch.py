@@ -1,0 +1,294 @@
+"""`orc watch` end to end: the daemon as a subprocess, simulated servers on real sockets.
+
+Each test starts the daemon with `--listen 127.0.0.1:0 --log-format json`, learns its port from
+the `http.listening` log line, and checks what an operator would see: models pulled after an
+edit, a broken edit ignored and shown in /status, drift healed on the interval, an instance
+healed after an outage, /metrics matching the fleet, and a clean exit 0 on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from reconciler.cli.main import main
+from reconciler.testing import BackgroundFleet, SimFleet, SimInstanceConfig
+
+pytestmark = pytest.mark.slow
+FAST = 2e9  # bytes per second: the small models pull in well under a second
+LLAMA, SMALL, EMBED = "llama3.2:3b", "smollm2:135m", "all-minilm:latest"
+
+
+def manifest(name: str, url: str, models: list[str], keep_loaded: tuple[str, ...] = ()) -> str:
+    lines = [
+        "apiVersion: ollama-reconciler/v1",
+        "kind: OllamaInstance",
+        "metadata:",
+        f"  name: {name}",
+        "spec:",
+        f"  url: {url}",
+        "  timeout: 2s",
+        "  models:",
+    ]
+    for model in models:
+        lines.append(f'    - name: "{model}"')
+        if model in keep_loaded:
+            lines.append("      keepLoaded: true")
+    return "\n".join(lines) + "\n"
+
+
+def until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Daemon:
+    """`orc watch` in a subprocess; its JSON log lines are collected as they come."""
+
+    def __init__(self, folder: Path, state: Path, *flags: str, env: dict[str, str] | None = None):
+        command = [sys.executable, "-m", "reconciler", "watch", str(folder), "--listen",
+                   "127.0.0.1:0", "--log-format", "json", "--state-dir", str(state), *flags]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})},
+        )  # fmt: skip
+        self.events: list[dict[str, Any]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        listening = self.wait("http.listening", timeout=15)
+        self.url = f"http://{listening['address']}"
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            try:
+                self.events.append(json.loads(line))
+            except ValueError:
+                self.events.append({"event": "unparsed", "line": line})
+
+    def wait(self, event: str, timeout: float = 10, **fields: Any) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            return next(
+                (e for e in list(self.events)
+                 if e["event"] == event and all(e.get(k) == v for k, v in fields.items())),
+                None,
+            )  # fmt: skip
+
+        return until(found, timeout, f"{event} {fields} in the log")
+
+    def reconciled(self, number: int, timeout: float = 10) -> dict[str, Any]:
+        return self.wait("reconcile.finished", timeout, number=number)
+
+    def status(self) -> dict[str, Any]:
+        return httpx.get(f"{self.url}/status", timeout=5).json()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+class Fleet:
+    """The simulated servers and a way to act on them from the test's thread."""
+
+    def __init__(self, background: BackgroundFleet, fleet: SimFleet) -> None:
+        self.background, self.sim = background, fleet
+
+    def models(self, name: str) -> set[str]:
+        reply = httpx.get(f"{self.sim.url(name)}/api/tags", timeout=5)
+        return {m["name"] for m in reply.json()["models"]}
+
+    def loaded(self, name: str) -> set[str]:
+        reply = httpx.get(f"{self.sim.url(name)}/api/ps", timeout=5)
+        return {m["name"] for m in reply.json()["models"]}
+
+
+@pytest.fixture
+def fleet() -> Iterator[Fleet]:
+    configs = [
+        SimInstanceConfig("sim-a", models=(LLAMA,), pull_speed=FAST),
+        SimInstanceConfig("sim-b", models=(LLAMA, EMBED), loaded=(LLAMA,), pull_speed=FAST),
+    ]
+    background = BackgroundFleet(configs)
+    with background as sim:
+        yield Fleet(background, sim)
+
+
+@pytest.fixture
+def start(tmp_path: Path, fleet: Fleet) -> Iterator[Callable[..., Daemon]]:
+    """`start(*flags)`: manifests for both servers as they are, then the daemon."""
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    (folder / "sim-a.yaml").write_text(manifest("sim-a", fleet.sim.url("sim-a"), [LLAMA]))
+    (folder / "sim-b.yaml").write_text(
+        manifest("sim-b", fleet.sim.url("sim-b"), [LLAMA, EMBED], keep_loaded=(LLAMA,))
+    )
+    daemons: list[Daemon] = []
+
+    def launch(*flags: str, **kwargs: Any) -> Daemon:
+        daemons.append(Daemon(folder, tmp_path / ".orc", *flags, **kwargs))
+        daemons[-1].folder = folder
+        return daemons[-1]
+
+    yield launch
+    for daemon in daemons:
+        daemon.stop()
+
+
+def test_a_model_added_to_a_manifest_is_pulled_within_five_seconds(start, fleet, tmp_path):
+    status_file = tmp_path / "status.json"
+    daemon = start("--interval", "5m", "--status-file", str(status_file))
+    assert daemon.reconciled(1)["result"] == "synced"
+    written = time.monotonic()
+    (daemon.folder / "sim-a.yaml").write_text(manifest("sim-a", fleet.sim.url("sim-a"), [LLAMA, SMALL]))
+    until(lambda: SMALL in fleet.models("sim-a"), 5, f"{SMALL} on sim-a")
+    assert time.monotonic() - written < 5
+    done = daemon.wait("action.done", model=SMALL)
+    assert (done["instance"], done["kind"]) == ("sim-a", "pull")
+    finished = daemon.reconciled(2)
+    assert (finished["result"], daemon.events[-1]["level"]) == ("applied", "info")
+    on_disk = json.loads(status_file.read_text(encoding="utf-8"))
+    assert on_disk["lastReconcile"]["number"] == 2
+    assert on_disk["lastReconcile"]["result"] == "applied"
+    assert {c["type"]: c["status"] for c in on_disk["conditions"]}["Ready"] == "True"
+
+
+def test_a_truncated_manifest_changes_nothing_and_shows_in_status(start, fleet):
+    daemon = start("--interval", "5m")
+    daemon.reconciled(1)
+    before = fleet.models("sim-b"), fleet.models("sim-a")
+    full = manifest("sim-b", fleet.sim.url("sim-b"), [SMALL], keep_loaded=())
+    (daemon.folder / "sim-b.yaml").write_text(full[: full.index("timeout") + 4])  # half-saved
+    invalid = daemon.wait("manifests.invalid")
+    assert invalid["file"].endswith("sim-b.yaml") and invalid["line"] > 0
+    daemon.reconciled(2)
+    document = daemon.status()
+    assert document["manifests"]["valid"] is False
+    [diagnostic] = [d for d in document["manifests"]["diagnostics"] if d["severity"] == "error"]
+    assert diagnostic["file"].endswith("sim-b.yaml")
+    assert diagnostic["text"].startswith(f"{diagnostic['file']}:{diagnostic['line']}:")
+    conditions = {c["type"]: c for c in document["conditions"]}
+    assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == ("False", "ManifestsInvalid")
+    assert conditions["Stalled"]["status"] == "True"
+    time.sleep(0.5)
+    assert (fleet.models("sim-b"), fleet.models("sim-a")) == before
+    assert not any(e["event"] == "apply.started" for e in daemon.events)
+
+
+def test_a_model_deleted_behind_its_back_is_pulled_again_at_the_next_interval(start, fleet):
+    daemon = start("--interval", "1s")
+    daemon.reconciled(1)
+    reply = httpx.request("DELETE", f"{fleet.sim.url('sim-b')}/api/delete", json={"model": EMBED})
+    assert reply.status_code == 200
+    assert EMBED not in fleet.models("sim-b")
+    until(lambda: EMBED in fleet.models("sim-b"), 4, f"{EMBED} pulled again")
+    assert daemon.wait("action.done", model=EMBED)["instance"] == "sim-b"
+
+
+def test_an_instance_that_goes_down_and_comes_back_is_healed(start, fleet):
+    daemon = start("--interval", "1s")
+    daemon.reconciled(1)
+    assert fleet.loaded("sim-b") == {LLAMA}
+    fleet.background.call(fleet.sim.stop("sim-b"))
+    daemon.wait("instance.health", instance="sim-b", health="Unreachable")
+    daemon.wait("instance.backoff", instance="sim-b")
+    down = daemon.status()
+    assert {i["name"]: i["health"] for i in down["instances"]} == {"sim-a": "Healthy", "sim-b": "Unreachable"}
+    assert {c["type"]: c["reason"] for c in down["conditions"]}["Stalled"] == "InstanceUnreachable"
+    # while it is down the manifests ask it for one more model
+    (daemon.folder / "sim-b.yaml").write_text(
+        manifest("sim-b", fleet.sim.url("sim-b"), [LLAMA, EMBED, SMALL], keep_loaded=(LLAMA,))
+    )
+    time.sleep(1.0)
+    fleet.background.call(fleet.sim.start("sim-b"))  # a restart: its runners are gone
+    until(lambda: SMALL in fleet.models("sim-b") and fleet.loaded("sim-b") == {LLAMA}, 8, "sim-b healed")
+    daemon.wait("instance.health", instance="sim-b", health="Healthy", previous="Unreachable")
+
+
+def test_metrics_parse_and_match_the_fleet(start, fleet):
+    (Path(start.__closure__ and "") if False else None)  # keep flake8 quiet about unused names
+    daemon = start("--interval", "5m", "--mode", "plan")
+    (daemon.folder / "sim-a.yaml").write_text(manifest("sim-a", fleet.sim.url("sim-a"), [LLAMA, SMALL]))
+    daemon.wait("plan.drift", timeout=10)
+    text = httpx.get(f"{daemon.url}/metrics", timeout=5).text
+    found = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    a, b = (("instance", "sim-a"),), (("instance", "sim-b"),)
+    declared = {"sim-a": {LLAMA, SMALL}, "sim-b": {LLAMA, EMBED}}
+    for name, labels in (("sim-a", a), ("sim-b", b)):
+        present = declared[name] & fleet.models(name)
+        assert found[("orc_instance_up", labels)] == 1
+        assert found[("orc_models_desired", labels)] == len(declared[name])
+        assert found[("orc_models_present", labels)] == len(present)
+        assert found[("orc_models_missing", labels)] == len(declared[name] - present)
+        assert 0 < found[("orc_instance_latency_seconds", labels)] < 5
+    assert SMALL not in fleet.models("sim-a"), "--mode plan changes nothing"
+    assert (found[("orc_drift_detected", a)], found[("orc_drift_detected", b)]) == (1, 0)
+    assert found[("orc_manifests_valid", ())] == 1
+    assert found[("orc_reconciles_total", (("result", "drift"),))] >= 1
+    assert found[("orc_reconcile_duration_seconds_count", ())] >= 2
+    last = daemon.status()["lastReconcile"]
+    assert last["result"] == "drift"
+    assert found[("orc_last_reconcile_timestamp_seconds", ())] > time.time() - 60
+
+
+def test_sigterm_stops_a_pull_in_flight_and_exits_0_within_ten_seconds(tmp_path):
+    slow = [SimInstanceConfig("slow", models=(LLAMA,), pull_speed=20e6)]
+    with BackgroundFleet(slow) as sim:
+        folder = tmp_path / "manifests"
+        folder.mkdir()
+        (folder / "slow.yaml").write_text(manifest("slow", sim.url("slow"), [LLAMA, "llama3.1:8b"]))
+        daemon = Daemon(folder, tmp_path / ".orc", "--interval", "5m")
+        daemon.wait("apply.started")
+        time.sleep(0.3)
+        sent = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - sent < 10
+        daemon._reader.join(timeout=5)
+        events = [e["event"] for e in daemon.events]
+        assert "action.cancelled" in events
+        assert events[-1] == "watch.stopped"
+        interrupted = daemon.wait("reconcile.finished", number=1)
+        assert interrupted["result"] == "interrupted"
+
+
+def test_usage_errors_exit_1(tmp_path, capsys):
+    assert main(["watch", str(tmp_path / "missing")]) == 1
+    assert "no such file or directory" in capsys.readouterr().err
+    assert main(["watch", str(tmp_path), "--listen", "nowhere"]) == 1
+    assert "is not HOST:PORT" in capsys.readouterr().err
+    assert main(["watch", str(tmp_path), "--interval", "soon"]) == 1
+    assert "invalid duration" in capsys.readouterr().err
+
+
+def test_help_documents_the_flags_endpoints_and_exit_codes(capsys):
+    assert main(["watch", "--help"]) == 0
+    text = capsys.readouterr().out
+    for needle in ("--interval", "--mode", "--listen", "--status-file", "--log-format",
+                   "--state-dir", "--parallelism", "--debounce", "/healthz", "/status",
+                   "/metrics", "POST /reconcile", "ORC_WEBHOOK_TOKEN", "SIGHUP", "Exit codes"):  # fmt: skip
+        assert needle in text, needle
