@@ -148,22 +148,20 @@ class Fleet:
         reply: dict[str, int] = self.control.recv()
         return reply
 
-    def measure(
-        self, label: str, work: Callable[[], Any], instances: int, note: str = ""
-    ) -> Figures:
-        """Time `work()` and read how many requests it cost."""
+    def measure(self, label: str, work: Callable[[], str], instances: int) -> Figures:
+        """Time `work()` and read how many requests it cost; `work` returns a note."""
         self.counters("reset")
         started = time.perf_counter()
-        work()
+        note = work()
         seconds = time.perf_counter() - started
         counts = self.counters("counts")
         return Figures(label, seconds, counts["total"], counts["busiest"], instances, note)
 
 
-def orc_plan(folder: Path, state: Path, prefix: list[str] | None = None) -> Callable[[], None]:
+def orc_plan(folder: Path, state: Path, prefix: list[str] | None = None) -> Callable[[], str]:
     """`python -m reconciler plan folder --state-dir state`, which must exit 0 (no changes)."""
 
-    def work() -> None:
+    def work() -> str:
         command = [*(prefix or [sys.executable]), "-m", "reconciler", "plan", str(folder)]
         done = subprocess.run(
             [*command, "--state-dir", str(state), "--detailed-exitcode"],
@@ -173,38 +171,46 @@ def orc_plan(folder: Path, state: Path, prefix: list[str] | None = None) -> Call
         )
         if done.returncode != 0:
             raise SystemExit(f"orc plan exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return ""
 
     return work
 
 
-async def _one_instance(client: ollama.AsyncClient, sequential: bool) -> None:
+async def _one_instance(client: ollama.AsyncClient, sequential: bool) -> int:
+    """List, then show every model; returns how many shows failed (and were asked again)."""
     listed = await client.list()
     models = [m.model for m in listed.models if m.model]
     if sequential:
         for model in models:
             await client.show(model)
-    else:
-        await asyncio.gather(*(client.show(model) for model in models))
+        return 0
+    results = await asyncio.gather(*(client.show(m) for m in models), return_exceptions=True)
+    failed = [m for m, result in zip(models, results, strict=True) if isinstance(result, Exception)]
+    for model in failed:
+        await client.show(model)
+    return len(failed)
 
 
-async def official_gather(urls: list[str]) -> None:
+async def official_gather(urls: list[str]) -> str:
     """(a): every instance and every model at once.
 
-    The clients are made first: made inside the tasks, their 200 TLS contexts (~40 ms each,
-    built even for http) keep the loop busy so long that uvicorn closes the idle keep-alive
-    connections (5 s) and the script dies of `httpx.ReadError`.
+    Under this load the script's own event loop lags so far behind that uvicorn closes some idle
+    keep-alive connections (after 5 s) before the first show reuses them: `httpx.ReadError`.
+    Those shows are asked again, and counted in the note.
     """
     clients = [ollama.AsyncClient(host=url) for url in urls]
-    await asyncio.gather(*(_one_instance(client, sequential=False) for client in clients))
+    failed = await asyncio.gather(*(_one_instance(c, sequential=False) for c in clients))
+    return f"{sum(failed)} shows failed (ReadError) and were retried" if sum(failed) else ""
 
 
-async def official_sequential(urls: list[str]) -> None:
+async def official_sequential(urls: list[str]) -> str:
     """(b): one instance after another, one model after another."""
     for url in urls:
         await _one_instance(ollama.AsyncClient(host=url), sequential=True)
+    return ""
 
 
-def run_async(make: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+def run_async(make: Callable[[], Coroutine[Any, Any, str]]) -> Callable[[], str]:
     """`work()` that runs one coroutine to completion."""
     return lambda: asyncio.run(make())
 

@@ -32,7 +32,9 @@ def test_a_second_apply_on_the_same_state_dir_refuses_naming_the_holder(sim, spa
     second = orc("apply", *s.args("--yes", "--target", "b"))
 
     assert second.returncode == 1
-    holder = re.search(r"is locked by pid (\d+) on (\S+) since (\S+) \((orc apply[^)]*)\)", second.stderr)
+    holder = re.search(
+        r"is locked by pid (\d+) on (\S+) since (\S+) \((orc apply[^)]*)\)", second.stderr
+    )
     assert holder, second.stderr
     assert int(holder.group(1)) == first.pid
     assert holder.group(2) == os.uname().nodename

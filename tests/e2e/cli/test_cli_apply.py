@@ -334,9 +334,7 @@ def test_history_is_a_plain_sqlite_table_that_grows_per_run(setup, capsys):
 
     runs = list(dict.fromkeys(r[0] for r in rows))
     assert len(runs) == 2
-    assert [r[1:] for r in rows if r[0] == runs[1]] == [
-        ("ws", "pull", "all-minilm:latest", "done")
-    ]
+    assert [r[1:] for r in rows if r[0] == runs[1]] == [("ws", "pull", "all-minilm:latest", "done")]
 
 
 @pytest.mark.xfail(

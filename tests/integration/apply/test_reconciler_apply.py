@@ -240,7 +240,9 @@ async def test_history_holds_each_action_and_outcome(rig):
     reconciler, _, _, _ = await plan_and_apply(rig)
 
     assert reconciler.state is not None
-    rows = {(r.instance, r.kind, r.model, r.outcome, r.attempts) for r in reconciler.state.history()}
+    rows = {
+        (r.instance, r.kind, r.model, r.outcome, r.attempts) for r in reconciler.state.history()
+    }
     assert rows == {
         ("ws", "pull", "no-such-model:1b", "failed", 1),
         ("ws", "pull", SMALL, "done", 1),

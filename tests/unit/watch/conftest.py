@@ -115,9 +115,7 @@ class FakeReconciler:
         if self.hold_plan is not None:
             await self.hold_plan.wait()
         chosen = select(desired, targets)
-        observed = ObservedFleet(
-            {i.name: self._observe(i.name, i.url) for i in chosen.instances}
-        )
+        observed = ObservedFleet({i.name: self._observe(i.name, i.url) for i in chosen.instances})
         return observed, plan(desired, observed, targets=targets)
 
     async def apply(
@@ -161,7 +159,13 @@ class FakeReconciler:
             for m in sorted(server.models)
         )
         return ObservedInstance(
-            name, url, True, Health.HEALTHY, "Reachable", version="0.12.6", latency_ms=5.0,
+            name,
+            url,
+            True,
+            Health.HEALTHY,
+            "Reachable",
+            version="0.12.6",
+            latency_ms=5.0,
             models=models,
         )
 
@@ -171,7 +175,10 @@ def _digest(model: str) -> str:
 
 
 def instance_yaml(
-    name: str, models: Sequence[str] = (), absent: Sequence[str] = (), keep_loaded: Sequence[str] = ()
+    name: str,
+    models: Sequence[str] = (),
+    absent: Sequence[str] = (),
+    keep_loaded: Sequence[str] = (),
 ) -> str:
     lines = [
         "apiVersion: ollama-reconciler/v1",

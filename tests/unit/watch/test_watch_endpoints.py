@@ -70,12 +70,18 @@ async def test_status_is_the_status_document_with_conditions_and_manifests(bench
     assert {m["model"] for m in document["models"] if m["instance"] == "a"} == {LLAMA, CODER}
     assert [c["type"] for c in document["conditions"]] == ["Ready", "Reconciling", "Stalled"]
     assert [c["status"] for c in document["conditions"]] == ["True", "False", "False"]
-    assert all(c["lastTransitionTime"].startswith("2025-06-01T12:00") for c in document["conditions"])
+    assert all(
+        c["lastTransitionTime"].startswith("2025-06-01T12:00") for c in document["conditions"]
+    )
     assert document["lastReconcile"]["result"] == "applied"
     assert document["lastReconcile"]["trigger"] == "startup"
     assert document["manifests"]["valid"] is True
     assert document["mode"] == "apply"
-    core = {k: v for k, v in document.items() if k in ("format_version", "kind", "generated_at", "fleet", "instances", "models")}
+    core = {
+        k: v
+        for k, v in document.items()
+        if k in ("format_version", "kind", "generated_at", "fleet", "instances", "models")
+    }
     schema = json.loads((SCHEMAS / "status.v1.schema.json").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(core)
 
@@ -113,7 +119,9 @@ async def test_metrics_match_the_fleet(bench):
     assert ("orc_models_present", bb) not in found, "unknown, not zero"
     assert found[("orc_reconciles_total", (("result", "applied"),))] == 2
     assert found[("orc_reconcile_duration_seconds_count", ())] == 2
-    assert found[("orc_last_reconcile_timestamp_seconds", ())] == b.record.last.finished_at.timestamp()
+    assert (
+        found[("orc_last_reconcile_timestamp_seconds", ())] == b.record.last.finished_at.timestamp()
+    )
     assert found[("orc_manifests_valid", ())] == 1
     await b.edit("a.yaml", "kind: [")
     await b.clock.advance(0.3)
@@ -148,7 +156,9 @@ async def test_post_reconcile_wants_the_webhook_token_and_never_echoes_it(bench)
     assert b.cycles == 2
 
 
-async def test_the_status_file_is_the_status_document_rewritten_after_every_reconcile(bench, tmp_path):
+async def test_the_status_file_is_the_status_document_rewritten_after_every_reconcile(
+    bench, tmp_path
+):
     target = tmp_path / "status.json"
     b = bench({"a": [LLAMA]}, interval=10, jitter=0)
     b.write("a.yaml", b.manifest("a", [LLAMA]))

@@ -26,16 +26,24 @@ def record(event: str, **fields: object) -> logging.LogRecord:
 
 def test_text_lines_are_timestamp_level_event_and_fields():
     line = TextFormatter().format(
-        record("reconcile.finished", result="applied", duration=1.25, message="Apply complete: 1 pulled.", previous=None)
+        record(
+            "reconcile.finished",
+            result="applied",
+            duration=1.25,
+            message="Apply complete: 1 pulled.",
+            previous=None,
+        )
     )
     assert line == (
-        '2025-06-01T12:00:00.250Z INFO    reconcile.finished result=applied duration=1.25 '
+        "2025-06-01T12:00:00.250Z INFO    reconcile.finished result=applied duration=1.25 "
         'message="Apply complete: 1 pulled."'
     )
 
 
 def test_json_lines_carry_ts_level_event_and_the_fields():
-    line = JsonFormatter().format(record("instance.health", instance="a", health="Unreachable", previous="Healthy"))
+    line = JsonFormatter().format(
+        record("instance.health", instance="a", health="Unreachable", previous="Healthy")
+    )
     assert json.loads(line) == {
         "ts": "2025-06-01T12:00:00.250Z",
         "level": "info",

@@ -180,7 +180,9 @@ async def test_a_broken_edit_keeps_the_last_valid_state_until_fixed(bench):
 
 async def test_invalid_manifests_at_start_change_nothing(bench):
     b = bench({"a": [LLAMA]}, interval=60)
-    b.write("a.yaml", "apiVersion: ollama-reconciler/v1\nkind: OllamaInstance\nmetadata: {name: a\n")
+    b.write(
+        "a.yaml", "apiVersion: ollama-reconciler/v1\nkind: OllamaInstance\nmetadata: {name: a\n"
+    )
     await b.start()
     assert b.record.last.result is Result.INVALID
     assert b.reconciler.plans == []
