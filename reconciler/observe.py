@@ -173,7 +173,7 @@ class Observer:
             health = Health.DEGRADED
         return ObservedInstance(
             name=desired.name,
-            url=desired.url,
+            url=desired.display_url,
             enabled=desired.enabled,
             health=health,
             reason="Reachable",
@@ -231,7 +231,7 @@ class Observer:
             health, reason = Health.DISABLED, reason if reason != "Reachable" else "Unreachable"
         return ObservedInstance(
             name=desired.name,
-            url=desired.url,
+            url=desired.display_url,
             enabled=desired.enabled,
             health=health,
             reason=reason,

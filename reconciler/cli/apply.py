@@ -22,7 +22,7 @@ from reconciler.cli.options import (
     write_output,
 )
 from reconciler.cli.progress import BarSink, JsonSink, LineSink
-from reconciler.errors import ExitCode, RefusedError, UsageError
+from reconciler.errors import ExitCode, InterruptedRun, RefusedError, UsageError
 from reconciler.manifest.desired import DesiredFleet
 from reconciler.plan import Plan, PlanFormatError
 from reconciler.reconcile import (
@@ -31,7 +31,7 @@ from reconciler.reconcile import (
     load_desired,
     planned_instances,
 )
-from reconciler.report import render_plan_json, render_plan_text
+from reconciler.report import render_plan_text
 from reconciler.report.apply_events import plan_event, result_line, summary_event, verify_line
 from reconciler.state import StateDir
 
@@ -114,6 +114,16 @@ def apply_command(
 def run_apply(settings: ApplySettings) -> int:
     """Plan (or load the saved plan), confirm, apply under the lock, verify; the exit code."""
     saved, manifest_paths = _saved_plan(settings.paths)
+    if saved is not None and (settings.targets or settings.selector):
+        raise UsageError(
+            "--target and --selector do not apply to a saved plan: it is carried out as saved",
+            hint="make the plan again with `orc plan --target ... --out`",
+        )
+    if saved is None and settings.fmt == "json" and not settings.yes:
+        raise UsageError(
+            "--format json cannot ask for confirmation",
+            hint="pass --yes, or apply a plan saved with `orc plan --out`",
+        )
     desired = load_desired(manifest_paths)
     with (
         open_state(settings.state_dir) as state,
@@ -164,7 +174,9 @@ def _plan_now(reconciler: Reconciler, desired: DesiredFleet, s: ApplySettings) -
         raise RefusedError(f"the plan was refused by a safety guard: {reasons}")
     if not made.has_changes:
         if s.fmt == "json":
-            write_output(render_plan_json(made))
+            sink = JsonSink()
+            sink.emit(plan_event(made))
+            sink.emit(summary_event(ApplyResult(()), made))
         if made.blocked:
             raise RefusedError(
                 "nothing could be done: no instance with changes could be reached",
@@ -183,7 +195,11 @@ def _confirmed() -> bool:
             hint="review the plan, then pass --yes",
         )
     click.echo("\nDo you want to make these changes? Only 'yes' will be accepted.")
-    answer = click.prompt("Enter a value", default="", show_default=False)
+    try:
+        answer = click.prompt("Enter a value", default="", show_default=False)
+    except click.Abort:  # Ctrl-D or Ctrl-C at the prompt: nothing was changed
+        answer = ""
+        click.echo()
     if answer.strip() != "yes":
         click.echo("Apply cancelled.")
         return False
@@ -200,14 +216,24 @@ def _carry_out(
         result = run_async(reconciler.apply(made, desired, on_event=sink))
     finally:
         sink.close()
-    verified = None if result.interrupted else run_async(reconciler.verify(desired, result))
+    verified = None if result.interrupted else _verify(reconciler, desired, result)
     if isinstance(sink, JsonSink):
         sink.emit(summary_event(result, verified))
     else:
         _print_outcomes(result, verified)
+    if verified is None and not result.interrupted:
+        return int(ExitCode.INTERRUPTED)  # interrupted while checking: the work itself was done
     if result.exit_code is ExitCode.OK and made.blocked:
         return int(ExitCode.PARTIAL)  # blocked instances were not reconciled
     return int(result.exit_code)
+
+
+def _verify(reconciler: Reconciler, desired: DesiredFleet, result: ApplyResult) -> Plan | None:
+    """Probe the touched instances again; None when Ctrl-C cut the check short."""
+    try:
+        return run_async(reconciler.verify(desired, result))
+    except InterruptedRun:
+        return None
 
 
 def _sink(fmt: str) -> JsonSink | LineSink | BarSink:
@@ -225,6 +251,8 @@ def _print_outcomes(result: ApplyResult, verified: Plan | None) -> None:
     lines += ["", result.summary()]
     if verified is not None:
         lines.append(verify_line(verified))
+    elif not result.interrupted:
+        lines.append("Not verified: interrupted while probing the instances again.")
     write_output("\n".join(lines))
 
 

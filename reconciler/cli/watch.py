@@ -23,7 +23,8 @@ Triggers:
 
 \b
 HTTP endpoints (only with --listen; default address {DEFAULT_ADDRESS}):
-  GET  /healthz    200 while the loop runs and a reconcile ended within 3 intervals, else 503
+  GET  /healthz    200 while the loop runs and a reconcile ended (or an apply made progress)
+                   within 3 intervals, else 503
   GET  /status     the `orc status --format json` document, plus conditions (Ready,
                    Reconciling, Stalled), lastReconcile and manifests (valid, diagnostics,
                    git revision)
@@ -113,8 +114,8 @@ def parse_listen(value: str) -> tuple[str, int]:
     is_flag=False,
     flag_value=DEFAULT_ADDRESS,
     default=None,
-    help=f"Serve /healthz, /status, /metrics and /reconcile (alone: {DEFAULT_ADDRESS}; "
-    "port 0: any free port, logged at start).",
+    help=f"Serve /healthz, /status, /metrics and /reconcile (alone, after PATH: "
+    f"{DEFAULT_ADDRESS}; port 0: any free port, logged at start).",
 )
 @click.option(
     "--status-file",

@@ -129,6 +129,22 @@ class DesiredInstance:
         """The declared model of that name (compared as Ollama compares names), if any."""
         return next((m for m in self.models if m.name == name), None)
 
+    @property
+    def display_url(self) -> str:
+        """The URL without any `user:password@` part: the form every report shows."""
+        return redact_url(self.url)
+
+
+def redact_url(url: str) -> str:
+    """`https://user:pw@host/x` → `https://host/x`; other URLs unchanged."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = authority.rsplit("@", 1)[1]
+    return f"{scheme}://{authority}{slash}{path}"
+
 
 @dataclass(frozen=True, slots=True)
 class Safety:

@@ -58,7 +58,7 @@ def observed_for(desired: DesiredInstance, observed: ObservedFleet) -> ObservedI
         return found
     return ObservedInstance(
         name=desired.name,
-        url=desired.url,
+        url=desired.display_url,
         enabled=desired.enabled,
         health=Health.UNKNOWN,
         reason="NotObserved",
@@ -114,7 +114,7 @@ def _plan_instance(
 ) -> InstancePlan:
     base = InstancePlan(
         instance=desired.name,
-        url=desired.url,
+        url=desired.display_url,
         enabled=desired.enabled,
         fingerprint=observed.fingerprint(),
     )

@@ -135,7 +135,7 @@ def _instance_status(
         sync = Sync.OUT_OF_SYNC if planned.actions else Sync.SYNCED
     return InstanceStatus(
         name=desired.name,
-        url=desired.url,
+        url=desired.display_url,
         enabled=desired.enabled,
         priority=desired.priority,
         health=seen.health,

@@ -87,7 +87,7 @@ class Cycle:
         self.count += 1
         started, started_at, trigger = self.clock(), self.wall(), due.describe()
         self.record.running = trigger
-        self.record.refresh(started_at)
+        self.record.refresh(started_at, rebuild=False)
         self.log.info("reconcile.started", number=self.count, trigger=trigger)
         try:
             result, message = await self._reconcile(due)

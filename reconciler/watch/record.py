@@ -106,9 +106,10 @@ class WatchRecord:
         since = self.last_progress if self.last_progress is not None else self.started
         return self.alive and now - since <= HEALTHY_INTERVALS * self.interval
 
-    def refresh(self, now: datetime) -> None:
-        """Rebuild the status, the conditions and the document from what is known now."""
-        self.status = self._status(now)
+    def refresh(self, now: datetime, *, rebuild: bool = True) -> None:
+        """Rebuild the conditions and the document (and, with `rebuild`, the status)."""
+        if rebuild:
+            self.status = self._status(now)
         self.conditions.update(
             Facts(
                 running=self.running,

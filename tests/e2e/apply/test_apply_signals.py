@@ -117,11 +117,6 @@ def test_sigint_in_json_mode_ends_with_an_interrupted_summary(sim, spawn, until)
     assert summary["in_sync"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Ctrl-C while apply re-observes the instances (verify) loses the outcome report: "
-    "only `Error: interrupted` is printed",
-)
 def test_sigint_during_verification_still_reports_what_was_done(sim, spawn, until):
     s = sim([SimInstanceConfig("a", pull_speed=SLOW)])
     s.declare("a", [SMALL])

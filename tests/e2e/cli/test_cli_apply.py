@@ -337,11 +337,6 @@ def test_history_is_a_plain_sqlite_table_that_grows_per_run(setup, capsys):
     assert [r[1:] for r in rows if r[0] == runs[1]] == [("ws", "pull", "all-minilm:latest", "done")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with no changes, `apply --format json` prints the indented plan document "
-    "(many lines) instead of one `plan` event and one `summary` event",
-)
 def test_json_events_when_there_is_nothing_to_do(setup, capsys):
     assert orc_main(capsys, "apply", *setup.args("--yes"))[0] == 0
 
@@ -351,3 +346,34 @@ def test_json_events_when_there_is_nothing_to_do(setup, capsys):
     events = [json.loads(line) for line in out.splitlines()]
     assert [e["type"] for e in events] == ["plan", "summary"]
     assert events[-1]["in_sync"] is True
+
+
+def test_json_without_yes_is_refused_before_anything_happens(setup, capsys):
+    code, out, err = orc_main(capsys, "apply", *setup.args("--format", "json"))
+
+    assert code == 1
+    assert "--format json cannot ask for confirmation" in err
+    assert "--yes" in err
+    assert out == ""
+    assert setup.untouched()
+
+
+def test_a_saved_plan_cannot_be_narrowed_by_target(setup, capsys, tmp_path):
+    saved = tmp_path / "plan.json"
+    assert orc_main(capsys, "plan", *setup.args("--out", str(saved)))[0] == 0
+
+    code, _, err = orc_main(
+        capsys, "apply", str(saved), "--target", "ws", "--state-dir", str(setup.state)
+    )
+
+    assert code == 1
+    assert "do not apply to a saved plan" in err
+    assert setup.untouched()
+
+
+def test_ctrl_d_at_the_prompt_cancels(setup):
+    code, output = run_on_terminal(["apply", *setup.args()], "\x04")
+
+    assert code == 0, output
+    assert "Apply cancelled." in output
+    assert setup.untouched()

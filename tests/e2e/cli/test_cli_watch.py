@@ -24,6 +24,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.cli.main import main
+from reconciler.state import StateDir
 from reconciler.testing import BackgroundFleet, SimFleet, SimInstanceConfig
 
 pytestmark = pytest.mark.slow
@@ -63,12 +64,27 @@ class Daemon:
     """`orc watch` in a subprocess; its JSON log lines are collected as they come."""
 
     def __init__(self, folder: Path, state: Path, *flags: str, env: dict[str, str] | None = None):
-        command = [sys.executable, "-m", "reconciler", "watch", str(folder), "--listen",
-                   "127.0.0.1:0", "--log-format", "json", "--state-dir", str(state), *flags]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "watch",
+            str(folder),
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--state-dir",
+            str(state),
+            *flags,
+        ]
         self.process = subprocess.Popen(
-            command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            command,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
             env={**os.environ, **(env or {})},
-        )  # fmt: skip
+        )
         self.events: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -86,10 +102,13 @@ class Daemon:
     def wait(self, event: str, timeout: float = 10, **fields: Any) -> dict[str, Any]:
         def found() -> dict[str, Any] | None:
             return next(
-                (e for e in list(self.events)
-                 if e["event"] == event and all(e.get(k) == v for k, v in fields.items())),
+                (
+                    e
+                    for e in list(self.events)
+                    if e["event"] == event and all(e.get(k) == v for k, v in fields.items())
+                ),
                 None,
-            )  # fmt: skip
+            )
 
         return until(found, timeout, f"{event} {fields} in the log")
 
@@ -245,6 +264,29 @@ def test_an_instance_that_goes_down_and_comes_back_is_healed(start, fleet):
     daemon.wait("instance.health", instance="sim-b", health="Healthy", previous="Unreachable")
 
 
+def test_apply_waits_for_a_manual_apply_and_a_webhook_reconciles_now(start, fleet, tmp_path):
+    token = "hook-SECRET-e2e-51c9"
+    daemon = start("--interval", "5m", env={"ORC_WEBHOOK_TOKEN": token})
+    daemon.reconciled(1)
+    with StateDir(tmp_path / ".orc").lock(command="orc apply (by hand)"):
+        (daemon.folder / "sim-a.yaml").write_text(
+            manifest("sim-a", fleet.sim.url("sim-a"), [LLAMA, SMALL])
+        )
+        skipped = daemon.wait("apply.skipped")
+        assert "orc apply (by hand)" in skipped["message"]
+        assert daemon.reconciled(2)["result"] == "locked"
+        stalled = {c["type"]: c for c in daemon.status()["conditions"]}["Stalled"]
+        assert (stalled["status"], stalled["reason"]) == ("True", "LockHeld")
+    assert SMALL not in fleet.models("sim-a")
+    refused = httpx.post(f"{daemon.url}/reconcile", headers={"Authorization": "Bearer nope"})
+    assert refused.status_code == 401 and token not in refused.text
+    accepted = httpx.post(f"{daemon.url}/reconcile", headers={"Authorization": f"Bearer {token}"})
+    assert accepted.status_code == 202
+    assert daemon.reconciled(3)["result"] == "applied"
+    assert SMALL in fleet.models("sim-a")
+    assert token not in json.dumps(daemon.events)
+
+
 def test_metrics_parse_and_match_the_fleet(start, fleet):
     daemon = start("--interval", "5m", "--mode", "plan")
     assert daemon.reconciled(1)["result"] == "synced"
@@ -308,7 +350,21 @@ def test_usage_errors_exit_1(tmp_path, capsys):
 def test_help_documents_the_flags_endpoints_and_exit_codes(capsys):
     assert main(["watch", "--help"]) == 0
     text = capsys.readouterr().out
-    for needle in ("--interval", "--mode", "--listen", "--status-file", "--log-format",
-                   "--state-dir", "--parallelism", "--debounce", "/healthz", "/status",
-                   "/metrics", "POST /reconcile", "ORC_WEBHOOK_TOKEN", "SIGHUP", "Exit codes"):  # fmt: skip
+    for needle in (
+        "--interval",
+        "--mode",
+        "--listen",
+        "--status-file",
+        "--log-format",
+        "--state-dir",
+        "--parallelism",
+        "--debounce",
+        "/healthz",
+        "/status",
+        "/metrics",
+        "POST /reconcile",
+        "ORC_WEBHOOK_TOKEN",
+        "SIGHUP",
+        "Exit codes",
+    ):
         assert needle in text, needle

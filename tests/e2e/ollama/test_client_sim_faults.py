@@ -162,6 +162,14 @@ async def test_a_fault_on_one_path_leaves_the_others_alone(connect, fleet: SimFl
         await client.show("nomic-embed-text")
 
 
+async def test_cleared_faults_no_longer_apply(connect, fleet: SimFleet) -> None:
+    faults = fleet["plain"].faults
+    faults.fail_next(3, status=500)
+    faults.stall_next(1, seconds=30.0)
+    faults.clear()
+    assert await connect("plain", timeout=1.0).version() == "0.12.6"
+
+
 async def test_a_fault_behind_a_path_prefix_reaches_the_client(connect, fleet: SimFleet) -> None:
     client = connect("proxied")
     fleet["proxied"].faults.fail_next(status=503, message="server busy", path="/ollama/api/tags")
@@ -196,15 +204,7 @@ async def test_a_malformed_streamed_reply_is_a_permanent_protocol_error(
         await call(connect("plain"))
     assert str(caught.value).startswith(f"{start}: the reply is not JSON: '<html>")
     assert caught.value.transient is False
-
-
-async def test_a_malformed_streamed_reply_is_at_least_a_protocol_error(
-    connect, fleet: SimFleet
-) -> None:
-    fleet["plain"].faults.malformed_next(path="/api/pull")
-    with pytest.raises(ProtocolError, match=r"^plain/smollm2:135m: pull failed: "):
-        await _pull(connect("plain"))
-    assert fleet["plain"].state.find("smollm2:135m") is None
+    assert fleet["plain"].state.find("smollm2:135m") is None  # a failed pull installs nothing
 
 
 async def test_an_empty_403_is_explained_as_the_host_header_guard(connect, fleet: SimFleet) -> None:

@@ -3,6 +3,7 @@ not getting through (wrong CA, wrong token, server down), each with the message 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,24 @@ async def test_every_failure_is_an_ollama_error_never_an_httpx_one(
         with pytest.raises(OllamaError) as caught:
             await attempt
         assert type(caught.value).__module__ == "reconciler.ollama.errors"
+
+
+async def test_no_secret_reaches_a_log_line_or_an_error_even_when_echoed(
+    connect, fleet: SimFleet, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    api_key = "e2e-SECRET-apikey-90d1"
+    client = connect(
+        "secure", headers={"X-API-Key": api_key}, secret_headers=frozenset({"X-API-Key"})
+    )
+    echo = f"proxy rejected Bearer {token} / X-API-Key {api_key}"
+    fleet["secure"].faults.fail_next(status=502, message=echo, path="/api/tags")
+    caplog.set_level(logging.DEBUG)  # every logger: ours, httpx, httpcore
+    assert await client.version() == "0.12.6"
+    with pytest.raises(OllamaError) as caught:
+        await client.list_models()
+    assert "proxy rejected Bearer *** / X-API-Key ***" in str(caught.value)
+    assert caplog.records, "debug logging was captured"
+    texts = [caplog.text, str(caught.value), repr(caught.value), repr(client.config)]
+    texts.append(str(caught.value.detail))
+    for secret in (token, api_key):
+        assert not [t for t in texts if secret in t]

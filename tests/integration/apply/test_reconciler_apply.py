@@ -107,7 +107,7 @@ async def test_instances_are_worked_on_in_parallel_up_to_the_limit(rig):
 async def test_pull_progress_reports_bytes_of_the_model(rig):
     rig.declare("ws", [SMALL], pull_speed=1e9)
 
-    _, _, made, result = await plan_and_apply(rig)
+    _, _, _, result = await plan_and_apply(rig)
 
     progress = [e for e in rig.events if isinstance(e, PullProgress)]
     assert progress

@@ -41,6 +41,7 @@ class World:
         declared: Sequence[str] | None = None,
         url: str | None = None,
         spec: str = "",
+        labels: Mapping[str, str] | None = None,
         sim: bool = True,
         **settings: Any,
     ) -> SimServer | None:
@@ -55,7 +56,7 @@ class World:
         lines = [
             "apiVersion: ollama-reconciler/v1",
             "kind: OllamaInstance",
-            f"metadata: {{name: {name}}}",
+            f"metadata: {{name: {name}, labels: {json.dumps(dict(labels or {}))}}}",
             "spec:",
             f"  url: {json.dumps(address)}",
             f"  models: {json.dumps([{'name': m} for m in wanted])}",

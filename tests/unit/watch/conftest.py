@@ -210,8 +210,9 @@ class Bench:
         self.reconciler = FakeReconciler({n: FakeServer(set(m)) for n, m in servers.items()})
         self.lock: Callable[[], Any] | None = options.pop("lock", None)
         mode = options.pop("mode", Mode.APPLY)
+        follow = options.pop("interval_from_manifests", False)
         self.loop = WatchLoop(
-            WatchOptions((folder,), mode, Timing(**options)),
+            WatchOptions((folder,), mode, Timing(**options), interval_from_manifests=follow),
             self.reconciler,
             changes=self.changes,
             clock=self.clock,

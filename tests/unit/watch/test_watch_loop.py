@@ -89,6 +89,19 @@ async def test_the_interval_resyncs_with_a_jitter_that_only_shortens_it(bench):
     assert b.record.last.trigger == "interval"
 
 
+async def test_without_an_interval_flag_the_fleet_manifest_sets_it(bench):
+    b = bench({"a": [LLAMA]}, jitter=0, interval_from_manifests=True)
+    fleet = "apiVersion: ollama-reconciler/v1\nkind: Fleet\nmetadata: {name: f}\n"
+    b.write("fleet.yaml", fleet + "spec: {interval: 20s}\n")
+    b.write("a.yaml", b.manifest("a", [LLAMA]))
+    await b.start()
+    await b.clock.advance(19.9)
+    assert b.cycles == 1
+    await b.clock.advance(0.1)
+    assert b.cycles == 2
+    assert b.record.last.trigger == "interval"
+
+
 async def test_drift_made_by_hand_is_healed_at_the_next_interval(bench):
     b = bench({"a": [LLAMA, CODER]}, interval=10, jitter=0)
     b.write("a.yaml", b.manifest("a", [LLAMA, CODER]))
