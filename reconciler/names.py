@@ -9,7 +9,8 @@ are one model. Every comparison of model names in the project goes through `Mode
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from reconciler.errors import ReconcilerError
@@ -55,11 +56,16 @@ class ModelName:
     namespace: str
     model: str
     tag: str
+    _key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Names are compared and hashed constantly (plans diff every model of every instance).
+        object.__setattr__(self, "_key", self.full.lower())
 
     @property
     def key(self) -> str:
         """The case-folded fully qualified form: the identity used for comparison."""
-        return self.full.lower()
+        return self._key
 
     @property
     def full(self) -> str:
@@ -81,13 +87,13 @@ class ModelName:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ModelName):
             return NotImplemented
-        return self.key == other.key
+        return self._key == other._key
 
     def __hash__(self) -> int:
-        return hash(self.key)
+        return hash(self._key)
 
     def __lt__(self, other: ModelName) -> bool:
-        return self.key < other.key
+        return self._key < other._key
 
     def matches_glob(self, pattern: str) -> bool:
         """Whether the display or full form matches a shell glob, case-insensitively.
@@ -118,7 +124,15 @@ def parse(name: str) -> ModelName:
 
     Raises `InvalidModelName` with the reason when a rule of the grammar is broken.
     """
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
+        raise InvalidModelName(str(name), "the name is not a string")
+    return _parse(name)
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse(name: str) -> ModelName:
+    # A fleet repeats the same few dozen names on every instance: parse each once.
+    if not name.strip():
         raise InvalidModelName(str(name), "the name is empty")
     rest = name.split("://", 1)[1] if "://" in name else name
     tag = DEFAULT_TAG

@@ -19,8 +19,8 @@ import click
 
 from reconciler.chat import Fleet, Verdict, plan_checks, run_checks
 from reconciler.cli.main import EXIT_CODES_HELP, GlobalOptions
+from reconciler.cli.options import Duration
 from reconciler.errors import ExitCode, ReconcilerError, UsageError
-from reconciler.manifest.durations import parse_duration
 from reconciler.report.chat import (
     chat_json,
     chat_summary,
@@ -81,7 +81,10 @@ class ChatTestSettings:
 @click.option("--prompt", help="The user message.  [default: a one-sentence introduction]")
 @click.option("--system", help="A system message sent before the prompt.")
 @click.option(
-    "--timeout", metavar="DURATION", help="Time allowed for each instance's whole reply (45s, 2m)."
+    "--timeout",
+    type=Duration(),
+    default=None,
+    help="Time allowed for each instance's whole reply (45s, 2m).",
 )
 @click.option("--all", "run_all", is_flag=True, help="Run the smoke tests of every instance.")
 @click.option("--every-model", is_flag=True, help="With --all: chat with every declared model.")
@@ -106,7 +109,7 @@ def chat_test(
     instance: str | None,
     prompt: str | None,
     system: str | None,
-    timeout: str | None,
+    timeout: float | None,
     run_all: bool,
     every_model: bool,
     junit: Path | None,
@@ -121,7 +124,7 @@ def chat_test(
         instance=instance,
         prompt=prompt or DEFAULT_CHAT_PROMPT,
         system=system,
-        timeout=_duration(timeout),
+        timeout=timeout,
         run_all=run_all,
         every_model=every_model,
         junit=junit,
@@ -209,15 +212,6 @@ async def run_smoke_tests(settings: ChatTestSettings, fleet: Fleet) -> int:
         click.echo(table, nl=False, color=settings.color)
     failed = any(r.verdict is Verdict.FAIL for r in results)
     return int(ExitCode.ERROR if failed else ExitCode.OK)
-
-
-def _duration(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"--timeout: {exc}") from exc
 
 
 def _write(path: Path, text: str) -> None:

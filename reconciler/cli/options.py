@@ -15,10 +15,36 @@ from typing import Any, TextIO, TypeVar
 import click
 
 from reconciler.errors import InterruptedRun, UsageError
+from reconciler.manifest.durations import parse_duration
 from reconciler.state import STATE_DIR_ENV, StateDir, state_dir_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+
+
+class Duration(click.ParamType[float]):
+    """A duration flag: seconds (`30`, `1.5`) or `300ms`, `10s`, `5m`, `1h30m`, as in manifests."""
+
+    name = "duration"
+
+    def __init__(self, allow_zero: bool = False) -> None:
+        self.allow_zero = allow_zero
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        try:
+            number: float | str = float(text)
+        except ValueError:
+            number = text
+        try:
+            return parse_duration(number, allow_zero=self.allow_zero)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
 
 paths_argument = click.argument(
     "paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False)

@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
+from reconciler.cli.options import Duration
 from reconciler.errors import UsageError
 from reconciler.testing.runner import SimSettings, run
-from reconciler.testing.units import parse_duration, parse_rate
+from reconciler.testing.units import parse_rate
 
 EPILOG = """\b
 Examples:
@@ -25,20 +26,6 @@ Exit codes:
   0    stopped cleanly (Ctrl-C or SIGTERM)
   1    could not start: bad flag, port in use
 """
-
-
-class _Duration(click.ParamType[float]):
-    name = "duration"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            return parse_duration(str(value), f"--{param.name if param else 'duration'}")
-        except UsageError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 class _Rate(click.ParamType[float | None]):
@@ -74,7 +61,7 @@ class _Rate(click.ParamType[float | None]):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--latency",
-    type=_Duration(),
+    type=Duration(allow_zero=True),
     default="0ms",
     show_default=True,
     help="Delay added to every request, e.g. 20ms or 1s.",

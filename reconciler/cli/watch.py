@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 
-from reconciler.cli.options import parallelism_option, paths_argument, state_dir_option
-from reconciler.manifest.durations import parse_duration
+from reconciler.cli.options import (
+    Duration,
+    parallelism_option,
+    paths_argument,
+    state_dir_option,
+)
 from reconciler.watch import DEFAULT_LISTEN, TOKEN_ENV, Mode, WatchSettings, run_watch
 
 DEFAULT_ADDRESS = f"{DEFAULT_LISTEN[0]}:{DEFAULT_LISTEN[1]}"
@@ -46,31 +49,6 @@ Exit codes:
   0    stopped cleanly by SIGTERM or SIGINT (a reconcile in flight is cancelled cleanly)
   1    could not start: bad flag, missing PATH, address in use
 """
-
-
-class Duration(click.ParamType[float]):
-    """A duration flag: seconds (`30`) or `300ms`, `10s`, `5m`, `1h30m`."""
-
-    name = "duration"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            text = str(value).strip()
-            return parse_duration(float(text) if _is_number(text) else text)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -12,8 +12,11 @@ _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def parse_duration(value: float | str) -> float:
-    """Seconds of a duration; raises ValueError saying why it is not a positive, finite duration."""
+def parse_duration(value: float | str, *, allow_zero: bool = False) -> float:
+    """Seconds of a duration; raises ValueError saying why it is not a positive, finite duration.
+
+    A bare number is seconds. `allow_zero` admits 0 (e.g. "no added latency").
+    """
     if isinstance(value, bool):
         raise ValueError("expected a duration, got a boolean")
     if isinstance(value, int | float):
@@ -25,7 +28,7 @@ def parse_duration(value: float | str) -> float:
         seconds = _parse_text(value.strip())
     if not math.isfinite(seconds):
         raise ValueError("a duration must be a finite number")
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError("a duration must be greater than 0")
     return seconds
 

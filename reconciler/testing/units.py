@@ -1,4 +1,4 @@
-"""Human-friendly durations and transfer rates for `orc sim` flags: `20ms`, `1.5s`, `200MB/s`.
+"""Human-friendly transfer rates for `orc sim` flags: `200MB/s`, `1GB/s`, `instant`.
 
 Errors say what was wrong and show an example, so a typo on the command line is easy to fix.
 """
@@ -9,8 +9,6 @@ import re
 
 from reconciler.errors import UsageError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|µs|ms|s|m|h)?\s*$", re.IGNORECASE)
-_DURATION_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _RATE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]i?)?b?\s*(?:/\s*s)?\s*$", re.IGNORECASE)
 _RATE_UNITS = {
     "": 1,
@@ -24,18 +22,6 @@ _RATE_UNITS = {
     "ti": 2**40,
 }
 INSTANT = ("instant", "unlimited", "none", "inf")
-
-
-def parse_duration(text: str, flag: str = "duration") -> float:
-    """Seconds in `text` (`20ms`, `1s`, `1.5m`; a bare number is seconds)."""
-    match = _DURATION.match(text)
-    if not match:
-        raise UsageError(
-            f"invalid {flag} {text!r}",
-            hint="write a number with a unit, such as 20ms, 1.5s or 2m",
-        )
-    unit = (match.group(2) or "s").lower()
-    return float(match.group(1)) * _DURATION_UNITS[unit]
 
 
 def parse_rate(text: str, flag: str = "rate") -> float | None:

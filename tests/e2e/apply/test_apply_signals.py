@@ -12,8 +12,6 @@ import re
 import signal
 import time
 
-import pytest
-
 from reconciler.state import StateDir
 from reconciler.testing import SimInstanceConfig
 

@@ -116,7 +116,7 @@ def test_sim_with_token_and_tls_exits_0_on_sigterm(tmp_path: Path):
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--latency", "fast", "invalid --latency 'fast'"),
+        ("--latency", "fast", "Invalid value for '--latency': invalid duration 'fast'"),
         ("--pull-speed", "quick", "invalid --pull-speed 'quick'"),
         ("--instances", "0", "0 is not in the range 1<=x<=64"),
     ],
