@@ -20,12 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.cli.main import main
 from reconciler.state import StateDir
 from reconciler.testing import BackgroundFleet, SimFleet, SimInstanceConfig
+
+WATCH_STATUS_SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[3] / "schemas" / "watch-status.v1.schema.json").read_text()
+)
 
 pytestmark = pytest.mark.slow
 FAST = 2e9  # bytes per second: the small models pull in well under a second
@@ -116,7 +121,10 @@ class Daemon:
         return self.wait("reconcile.finished", timeout, number=number)
 
     def status(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/status", timeout=5).json()
+        """GET /status; every document served must match the published schema."""
+        document: dict[str, Any] = httpx.get(f"{self.url}/status", timeout=5).json()
+        jsonschema.validate(document, WATCH_STATUS_SCHEMA)
+        return document
 
     def clean(self) -> None:
         """Every line of the log was a JSON event (no traceback, no stray output)."""
