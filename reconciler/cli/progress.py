@@ -35,6 +35,28 @@ from reconciler.report.apply_events import (
 )
 
 
+class Throttle:
+    """Lets one progress event per action through every `interval` seconds."""
+
+    def __init__(self, interval: float, clock: Callable[[], float], first: bool) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.first = first  # whether an action's first event passes
+        self._last: dict[str, float] = {}
+
+    def passes(self, event: PullProgress) -> bool:
+        """Whether to show this event (and, if so, restart the action's interval)."""
+        now = self.clock()
+        last = self._last.get(event.action.id)
+        if last is None and not self.first:
+            self._last[event.action.id] = now
+            return False
+        if last is not None and now - last < self.interval:
+            return False
+        self._last[event.action.id] = now
+        return True
+
+
 class JsonSink:
     """One JSON object per line; pull progress at most every `interval` seconds per action."""
 
@@ -45,16 +67,11 @@ class JsonSink:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream or sys.stdout
-        self.interval = interval
-        self.clock = clock
-        self._last: dict[str, float] = {}
+        self.throttle = Throttle(interval, clock, first=True)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, PullProgress):
-            now = self.clock()
-            if now - self._last.get(event.action.id, -1e9) < self.interval:
-                return
-            self._last[event.action.id] = now
+        if isinstance(event, PullProgress) and not self.throttle.passes(event):
+            return
         self.emit(event_json(event))
 
     def emit(self, data: dict[str, Any]) -> None:
@@ -76,17 +93,12 @@ class LineSink:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream or sys.stdout
-        self.interval = interval
-        self.clock = clock
-        self._last: dict[str, float] = {}
+        self.throttle = Throttle(interval, clock, first=False)
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, PullProgress):
-            now = self.clock()
-            last = self._last.setdefault(event.action.id, now)
-            if now - last < self.interval:
+            if not self.throttle.passes(event):
                 return
-            self._last[event.action.id] = now
             line: str | None = pull_line(event)
         else:
             line = event_line(event)

@@ -20,6 +20,7 @@ from types import TracebackType
 import uvicorn
 
 from reconciler.errors import ReconcilerError
+from reconciler.listen import bind_socket
 from reconciler.testing.config import SimInstanceConfig
 from reconciler.testing.faults import SimulatedConnectionDrop
 from reconciler.testing.server import SimServer
@@ -162,22 +163,12 @@ class SimFleet:
 
     def _bind(self, port: int) -> socket.socket:
         try:
-            family, kind, proto, _, address = socket.getaddrinfo(
-                self.host, port, type=socket.SOCK_STREAM
-            )[0]
-            sock = socket.socket(family, kind, proto)
+            return bind_socket(self.host, port)
         except OSError as exc:
-            raise SimulatorError(f"cannot use host {self.host!r}: {exc}") from exc
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-        except OSError as exc:
-            sock.close()
             raise SimulatorError(
                 f"cannot listen on {self.host}:{port}: {exc.strerror or exc}",
                 hint="choose another port (or none, for ephemeral ports)",
             ) from exc
-        return sock
 
     def _make_certificates(self) -> None:
         import trustme

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.errors import ReconcilerError
+from reconciler.listen import bind_socket
 from reconciler.watch.metrics import CONTENT_TYPE, WatchMetrics
 from reconciler.watch.record import WatchRecord
 
@@ -119,17 +120,9 @@ class HttpServer:
 
 def _bind(host: str, port: int) -> socket.socket:
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, proto)
+        return bind_socket(host, port)
     except OSError as exc:
-        raise ListenError(f"cannot listen on {host}:{port}: {exc}") from exc
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
         raise ListenError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="choose another address with --listen HOST:PORT",
         ) from exc
-    return sock
