@@ -67,6 +67,9 @@ class ShowCache:
         self._pending[digest] = future
         try:
             data = await fetch()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: other waiters re-raise it themselves
@@ -124,12 +127,12 @@ class Observer:
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     env: Mapping[str, str] | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    parallelism: int = 10  # instances probed at once
+    parallelism: int | None = None  # instances probed at once; None: all, bounded by requests
 
     def __post_init__(self) -> None:
         self.cache = ShowCache(self.state)
         self._slots = asyncio.Semaphore(self.max_in_flight)
-        self._instances = asyncio.Semaphore(max(1, self.parallelism))
+        self._instances = asyncio.Semaphore(max(1, self.parallelism or self.max_in_flight))
 
     async def fleet(self, desired: DesiredFleet) -> ObservedFleet:
         """Probe every instance of the desired fleet at once."""
@@ -250,9 +253,7 @@ async def observe(
     parallelism: int | None = None,
 ) -> ObservedFleet:
     """Probe every instance of `desired` concurrently (see `Observer`)."""
-    observer = Observer(
-        state, client_factory, max_in_flight, env, parallelism=parallelism or desired.parallelism
-    )
+    observer = Observer(state, client_factory, max_in_flight, env, parallelism=parallelism)
     return await observer.fleet(desired)
 
 

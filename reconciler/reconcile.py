@@ -73,7 +73,7 @@ class Reconciler:
             self.client_factory,
             self.max_in_flight,
             self.env,
-            parallelism=self.parallelism or desired.parallelism,
+            parallelism=self.parallelism,  # probing is bounded by requests in flight
         )
         return await observer.fleet(desired)
 

@@ -179,6 +179,8 @@ class DesiredFleet:
 
 def _canonical(value: Any) -> Any:
     """A JSON-able form of desired-state values; inline secret values are replaced by a hash."""
+    if value is None or isinstance(value, str | int | float):  # most values: checked first
+        return value
     if isinstance(value, SecretRef):
         secret = hashlib.sha256(value.value.encode()).hexdigest() if value.value else None
         return {"env": value.env, "file": str(value.file) if value.file else None, "h": secret}
