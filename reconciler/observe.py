@@ -185,6 +185,7 @@ class Observer:
             latency_ms=latency_ms,
             models=models,
             checked_at=self.clock(),
+            loaded_known=running is not None,
         )
 
     async def _models(

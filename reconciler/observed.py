@@ -101,6 +101,7 @@ class ObservedInstance:
     latency_ms: float | None = None
     models: tuple[ObservedModel, ...] = ()
     checked_at: datetime | None = None
+    loaded_known: bool = True  # False when /api/ps failed: `ObservedModel.loaded` is a guess
 
     @property
     def inventory_known(self) -> bool:

@@ -35,9 +35,10 @@ def diff_instance(
     present = _unique(m for m in desired.models if m.state == "present")
     creates = _creates(desired.name, present, installed)
     pulls = _pulls(desired.name, present, installed, creates, catalog)
-    loads = _loads(desired.name, present, installed, catalog)
+    loads, unknown = _loads(desired.name, present, installed, catalog, observed.loaded_known)
     deletes, skipped = _deletes(desired, present, installed)
-    return InstanceDiff(actions=(*pulls, *creates, *loads, *deletes), skipped=skipped)
+    actions = (*pulls, *creates, *loads, *deletes)
+    return InstanceDiff(actions=actions, skipped=(*unknown, *skipped))
 
 
 def is_embedding(model: ObservedModel | None, name: ModelName) -> bool:
@@ -152,11 +153,16 @@ def _loads(
     present: tuple[DesiredModel, ...],
     installed: Mapping[ModelName, ObservedModel],
     catalog: Catalog,
-) -> list[Action]:
-    actions = []
+    loaded_known: bool,
+) -> tuple[list[Action], list[Skipped]]:
+    """keepLoaded models not loaded; when /api/ps failed, installed ones are left as they are."""
+    actions, unknown = [], []
     for m in present:
         observed = installed.get(m.name)
         if not m.keep_loaded or (observed is not None and observed.loaded):
+            continue
+        if observed is not None and not loaded_known:
+            unknown.append(Skipped(m.name, "keepLoaded, but /api/ps failed: loaded or not unknown"))
             continue
         known = observed or catalog.get(m.name)
         if known is None and m.from_ is not None:
@@ -164,7 +170,7 @@ def _loads(
         reason = "keepLoaded, not loaded"
         embedding = is_embedding(known, m.name)
         actions.append(Action(instance, ActionKind.LOAD, m.name, reason, embedding=embedding))
-    return actions
+    return actions, unknown
 
 
 def _deletes(
