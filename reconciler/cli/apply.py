@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from reconciler.apply import ApplyResult
+from reconciler.cli.main import EXIT_CODES_HELP
 from reconciler.cli.options import (
     open_state,
     parallelism_option,
@@ -50,7 +51,7 @@ class ApplySettings:
     state_dir: Path | None
 
 
-@click.command("apply")
+@click.command("apply", epilog=EXIT_CODES_HELP)
 @paths_argument
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.main import EXIT_CODES_HELP
 from reconciler.errors import ExitCode, ReconcilerError
 from reconciler.testing import BackgroundFleet, SimInstanceConfig
 
@@ -38,7 +39,7 @@ class Step:
     expected: int
 
 
-@click.command("demo")
+@click.command("demo", epilog=EXIT_CODES_HELP)
 @click.option(
     "--dir",
     "folder",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.main import EXIT_CODES_HELP
 from reconciler.cli.options import (
     open_state,
     parallelism_option,
@@ -27,7 +28,7 @@ from reconciler.report import render_plan_json, render_plan_markdown, render_pla
 FORMATS = ("text", "json", "markdown")
 
 
-@click.command("plan")
+@click.command("plan", epilog=EXIT_CODES_HELP)
 @paths_argument
 @click.option(
     "--out",

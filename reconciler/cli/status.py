@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.main import EXIT_CODES_HELP
 from reconciler.cli.options import (
     open_state,
     parallelism_option,
@@ -32,7 +33,7 @@ from reconciler.report import (
 FORMATS = ("table", "json", "markdown")
 
 
-@click.command("status")
+@click.command("status", epilog=EXIT_CODES_HELP)
 @paths_argument
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--models", is_flag=True, help="Also list every model of every instance.")
