@@ -376,3 +376,46 @@ def test_help_documents_the_flags_endpoints_and_exit_codes(capsys):
         "Exit codes",
     ):
         assert needle in text, needle
+
+
+def test_no_secret_reaches_logs_status_metrics_or_the_status_file(tmp_path):
+    token, wrong = "watch-TOKEN-7d1e", "wrong-TOKEN-0b3a"
+    configs = [
+        SimInstanceConfig("locked", models=(LLAMA,), token=token, pull_speed=FAST),
+        SimInstanceConfig("refused", models=(LLAMA,), token=token, pull_speed=FAST),
+    ]
+    folder, status_file = tmp_path / "manifests", tmp_path / "status.json"
+    folder.mkdir()
+    with BackgroundFleet(configs) as sim:
+        for name, variable in (("locked", "GOOD_TOKEN"), ("refused", "BAD_TOKEN")):
+            text = manifest(name, sim.url(name), [LLAMA, SMALL])
+            text += f"  auth:\n    bearerToken: {{env: {variable}}}\n"
+            text += "  headers:\n    X-Api-Key: {env: GOOD_TOKEN}\n"
+            (folder / f"{name}.yaml").write_text(text)
+        daemon = Daemon(
+            folder,
+            tmp_path / ".orc",
+            "--interval",
+            "5m",
+            "--status-file",
+            str(status_file),
+            env={"GOOD_TOKEN": token, "BAD_TOKEN": wrong},
+        )
+        try:
+            daemon.reconciled(1)
+            status = daemon.status()
+            metrics = httpx.get(f"{daemon.url}/metrics", timeout=5).text
+        finally:
+            assert daemon.stop() == 0
+        daemon.clean()
+        health = {i["name"]: i["health"] for i in status["instances"]}
+        assert health == {"locked": "Healthy", "refused": "Unauthorized"}
+        assert SMALL in {
+            m["name"]
+            for m in httpx.get(
+                f"{sim.url('locked')}/api/tags", headers={"Authorization": f"Bearer {token}"}
+            ).json()["models"]
+        }
+    everything = json.dumps(daemon.events) + json.dumps(status) + metrics + status_file.read_text()
+    assert token not in everything
+    assert wrong not in everything
