@@ -161,7 +161,8 @@ def test_missing_secret_file_or_variable_is_not_a_validation_error(tmp_path: Pat
     ("text", "message"),
     [
         ("a: &a [*a]\n", "recursive alias *a"),
-        ("[" * 5000 + "]" * 5000, "nested deeper than 64 levels"),
+        # PyYAML >= 6.0.4 stops at its own depth limit first, in its own words
+        ("[" * 5000 + "]" * 5000, "nested deeper than 64 levels|maximum nesting depth"),
         (
             "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
             + "".join(
@@ -182,7 +183,8 @@ def test_hostile_yaml_becomes_a_diagnostic_quickly(tmp_path: Path, text: str, me
     result = load_fleet([write(tmp_path, "a.yaml", text)])
     assert time.perf_counter() - start < 2
     assert result.fleet is None
-    assert any(message in d.message for d in result.errors), messages(result)
+    alternatives = message.split("|")
+    assert any(a in d.message for a in alternatives for d in result.errors), messages(result)
 
 
 def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
