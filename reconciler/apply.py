@@ -282,23 +282,3 @@ _BUILDS = (ActionKind.PULL, ActionKind.CREATE)
 
 def _with_attempts(message: str, attempts: int) -> str:
     return message if attempts == 1 else f"{message} (after {attempts} attempts)"
-
-
-async def apply_plan(
-    plan: Plan,
-    client_for: ClientFor,
-    *,
-    parallelism: int = 10,
-    retry: RetryPolicy | None = None,
-    on_event: EventSink | None = None,
-    pull_timeouts: Mapping[str, float] | None = None,
-) -> ApplyResult:
-    """Carry out `plan` with real time (see `Executor` for the injectable version)."""
-    executor = Executor(
-        client_for,
-        parallelism=parallelism,
-        retry=retry or RetryPolicy(),
-        on_event=on_event or (lambda event: None),
-        pull_timeouts=dict(pull_timeouts or {}),
-    )
-    return await executor.run(plan)

@@ -244,20 +244,6 @@ class Observer:
         )
 
 
-async def observe(
-    desired: DesiredFleet,
-    *,
-    state: StateDir | None = None,
-    client_factory: ClientFactory = OllamaClient,
-    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
-    env: Mapping[str, str] | None = None,
-    parallelism: int | None = None,
-) -> ObservedFleet:
-    """Probe every instance of `desired` concurrently (see `Observer`)."""
-    observer = Observer(state, client_factory, max_in_flight, env, parallelism=parallelism)
-    return await observer.fleet(desired)
-
-
 def show_summary(show: ShowResponse) -> dict[str, Any]:
     """The part of a show reply worth caching: small, JSON-able, fixed for a digest."""
     details = show.details

@@ -17,7 +17,7 @@ from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, Ret
 from reconciler.errors import RefusedError, UsageError
 from reconciler.manifest import load_fleet
 from reconciler.manifest.desired import DesiredFleet, DesiredInstance
-from reconciler.observe import ClientFactory, Observer, client_config
+from reconciler.observe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import OllamaClient
 from reconciler.plan import Plan, plan
@@ -62,7 +62,7 @@ class Reconciler:
     state: StateDir | None = None
     client_factory: ClientFactory = OllamaClient
     env: Mapping[str, str] | None = None
-    max_in_flight: int = 64
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     parallelism: int | None = None  # instances worked on at once; default: the Fleet's
 
