@@ -96,13 +96,26 @@ class ModelName:
         return self._key < other._key
 
     def matches_glob(self, pattern: str) -> bool:
-        """Whether the display or full form matches a shell glob, case-insensitively.
+        """Whether a `protect` entry names this model, case-insensitively.
 
-        `llama3*` matches `llama3:latest` and `llama3.2:3b`; a pattern with a `/` may name a
-        namespace (`myteam/*`).
+        A plain name is a model name (`llama3` is `llama3:latest`, `library/x` is `x`); a glob
+        is matched against every spelling of the name: `llama3*` matches `llama3:latest` and
+        `llama3.2:3b`, `myteam/*` a namespace, `registry.ollama.ai/library/*` the library.
         """
+        if not any(c in pattern for c in "*?["):
+            try:
+                return parse(pattern) == self
+            except InvalidModelName:
+                return False
         pat = pattern.lower()
-        return fnmatchcase(self.display.lower(), pat) or fnmatchcase(self.key, pat)
+        return any(fnmatchcase(form, pat) for form in self._spellings())
+
+    def _spellings(self) -> set[str]:
+        forms = {self.display.lower(), self.key}
+        if self.host.lower() == DEFAULT_HOST:
+            forms.add(f"{self.namespace}/{self.model}:{self.tag}".lower())
+        forms |= {f.removesuffix(":latest") for f in forms if self.tag.lower() == DEFAULT_TAG}
+        return forms
 
 
 def invalid_reason(name: str) -> str | None:

@@ -150,7 +150,14 @@ class Observer:
             config = client_config(desired, self.env)
         except SecretError as exc:
             return self._failed(desired, Health.UNKNOWN, "SecretMissing", _message(exc))
-        async with self.client_factory(config) as client:
+        try:
+            client = self.client_factory(config)  # checks header values and TLS files
+        except OllamaError as exc:
+            health, reason = _classify(exc)
+            if health is Health.UNREACHABLE:  # nothing was sent: the settings are wrong
+                health, reason = Health.UNKNOWN, "InvalidSettings"
+            return self._failed(desired, health, reason, _message(exc))
+        async with client:
             try:
                 return await self._probe(desired, client)
             except OllamaError as exc:
@@ -158,21 +165,32 @@ class Observer:
                 return self._failed(desired, health, reason, _message(exc))
 
     async def _probe(self, desired: DesiredInstance, client: OllamaClient) -> ObservedInstance:
-        timed, tags, running = await asyncio.gather(
+        # An explicit `endpoints.health` is the liveness probe the operator asked for: it must
+        # answer, and it gives the latency. Otherwise /api/version does both, optionally.
+        liveness = client.health() if "health" in desired.endpoints else None
+        timed, tags, running, alive = await asyncio.gather(
             self._timed(client.version()),
             self._limited(client.list_models()),
             self._optional(client.running()),
+            self._limited(liveness) if liveness is not None else _nothing(),
             return_exceptions=True,
         )
-        if isinstance(tags, BaseException):
-            raise tags
+        for required in (alive, tags):
+            if isinstance(required, BaseException):
+                raise required
         assert not isinstance(timed, BaseException)
         assert not isinstance(running, BaseException)
+        assert not isinstance(tags, BaseException)
         version, latency_ms = timed
-        models = await self._models(client, tags, running or [])
+        if isinstance(alive, float):
+            latency_ms = round(alive * 1000, 1)
+        entries, unparsable = _parsable(tags)
+        models = await self._models(client, entries, running or [], version)
+        notes = [] if running is not None else ["the running-models endpoint (ps) failed"]
+        if unparsable:
+            notes.append(f"ignored models whose names orc cannot parse: {', '.join(unparsable)}")
         health = Health.HEALTHY if desired.enabled else Health.DISABLED
-        message = "" if running is not None else "the running-models endpoint (ps) failed"
-        if running is None and desired.enabled:
+        if notes and desired.enabled:
             health = Health.DEGRADED
         return ObservedInstance(
             name=desired.name,
@@ -180,7 +198,7 @@ class Observer:
             enabled=desired.enabled,
             health=health,
             reason="Reachable",
-            message=message,
+            message="; ".join(notes),
             version=version,
             latency_ms=latency_ms,
             models=models,
@@ -189,16 +207,24 @@ class Observer:
         )
 
     async def _models(
-        self, client: OllamaClient, tags: list[ModelEntry], running: list[RunningModel]
+        self,
+        client: OllamaClient,
+        tags: list[ModelEntry],
+        running: list[RunningModel],
+        version: str | None,
     ) -> tuple[ObservedModel, ...]:
-        self.cache.preload([t.digest for t in tags])
+        # A show reply is fixed for a digest on a given server version (older servers leave out
+        # capabilities, for one); without a digest there is nothing to key it by.
+        keys = {t.name: f"{t.digest}@{version or '?'}" for t in tags if t.digest}
+        self.cache.preload(list(keys.values()))
 
         async def show(entry: ModelEntry) -> dict[str, Any]:
             async def fetch() -> dict[str, Any]:
                 return show_summary(await self._limited(client.show(entry.name)))
 
             try:
-                data: dict[str, Any] = await self.cache.get(entry.digest, fetch)
+                key = keys.get(entry.name)
+                data: dict[str, Any] = await (self.cache.get(key, fetch) if key else fetch())
             except OllamaError:
                 return {}  # details stay unknown; the inventory itself is still right
             return data
@@ -279,6 +305,17 @@ def _observed_model(
         loaded=running is not None,
         loaded_until=running.expires_at if running else None,
     )
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _parsable(tags: list[ModelEntry]) -> tuple[list[ModelEntry], list[str]]:
+    """The entries whose names parse, and the names of those that do not (a proxy's odd ones)."""
+    good = [entry for entry in tags if names.is_valid(entry.name)]
+    bad = [entry.name for entry in tags if not names.is_valid(entry.name)]
+    return good, bad
 
 
 def _key(name: str) -> str:

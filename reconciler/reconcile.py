@@ -20,7 +20,7 @@ from reconciler.manifest.desired import DesiredFleet, DesiredInstance
 from reconciler.observe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import OllamaClient
-from reconciler.plan import Plan, plan
+from reconciler.plan import Action, Plan, guards, plan
 from reconciler.state import HistoryRecord, StateDir
 
 
@@ -40,9 +40,16 @@ def select(
 ) -> DesiredFleet:
     """The part of the fleet that targets (`NAME` or `NAME/MODEL`) and a label selector name.
 
-    Unknown target names are left for `plan()` to report.
+    An unknown target, or a selection that leaves no instance, is a usage error: a typo must
+    not look like a fleet with nothing to do.
     """
+    known = {inst.name for inst in desired.instances}
     wanted = {t.partition("/")[0] for t in targets}
+    for name in sorted(wanted - known):
+        raise UsageError(
+            f"unknown target {name!r}: no instance has that name",
+            hint=f"known instances: {', '.join(sorted(known)) or 'none'}",
+        )
     labels = dict(selector or {})
     kept = tuple(
         inst
@@ -50,8 +57,9 @@ def select(
         if (not wanted or inst.name in wanted)
         and all(inst.labels.get(k) == v for k, v in labels.items())
     )
-    if targets and not kept:
-        return desired  # let plan() name the unknown targets
+    if labels and not kept:
+        shown = ", ".join(f"{k}={v}" for k, v in labels.items())
+        raise UsageError(f"no instance matches --selector {shown}")
     return replace(desired, instances=kept)
 
 
@@ -151,6 +159,30 @@ def check_fresh(saved: Plan, desired: DesiredFleet, observed: ObservedFleet) -> 
                 f"the saved plan is stale: instance {ip.instance} {what}",
                 hint="run `orc plan --out` again and review the new plan",
             )
+
+
+def check_saved_actions(saved: Plan, desired: DesiredFleet, observed: ObservedFleet) -> None:
+    """Refuse a saved plan whose actions the manifests do not call for now, or that a guard
+    refuses: a plan file is only a file, and nothing in it may delete what the rules protect."""
+    instances = [ip.instance for ip in saved.instances if ip.actions]
+    fresh = plan(desired, observed, targets=instances)
+    wanted = {_action_key(a) for a in fresh.actions}
+    stray = [a for a in saved.actions if _action_key(a) not in wanted]
+    if stray:
+        shown = ", ".join(a.id for a in stray[:3]) + (" ..." if len(stray) > 3 else "")
+        raise RefusedError(
+            f"the saved plan has actions the manifests do not call for now: {shown}",
+            hint="run `orc plan --out` again and review the new plan",
+        )
+    refusals = guards(desired, observed, saved.instances)
+    if refusals:
+        reasons = "; ".join(r.message for r in refusals)
+        raise RefusedError(f"the saved plan is refused by a safety guard: {reasons}")
+
+
+def _action_key(action: Action) -> tuple[object, ...]:
+    parameters = tuple(sorted((k, repr(v)) for k, v in action.parameters.items()))
+    return (action.id, action.from_, action.system, action.template, parameters)
 
 
 def planned_instances(saved: Plan, desired: DesiredFleet) -> DesiredFleet:

@@ -29,6 +29,7 @@ from reconciler.plan import Plan, PlanFormatError
 from reconciler.reconcile import (
     Reconciler,
     check_fresh,
+    check_saved_actions,
     load_desired,
     planned_instances,
 )
@@ -147,8 +148,11 @@ def _saved_plan(paths: tuple[Path, ...]) -> tuple[Plan | None, list[Path]]:
         return None, list(paths)
     try:
         saved = Plan.from_dict(json.loads(first.read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:
-        raise PlanFormatError(f"cannot read the saved plan {first}: {exc}") from exc
+    except PlanFormatError as exc:
+        raise PlanFormatError(f"{first}: {exc.message}", hint=exc.hint) from exc
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc) or type(exc).__name__
+        raise PlanFormatError(f"cannot read the saved plan {first}: {reason}") from exc
     manifests = list(paths[1:]) or [Path(p) for p in saved.manifests]
     if not manifests:
         raise UsageError(
@@ -158,12 +162,26 @@ def _saved_plan(paths: tuple[Path, ...]) -> tuple[Plan | None, list[Path]]:
     return saved, manifests
 
 
-def _fresh_saved(reconciler: Reconciler, saved: Plan, desired: DesiredFleet) -> Plan:
+def _fresh_saved(reconciler: Reconciler, saved: Plan, desired: DesiredFleet) -> Plan | None:
     if saved.refused:
         raise RefusedError("the saved plan was refused by a safety guard when it was made")
+    if not saved.has_changes:
+        _nothing_to_do(saved)
+        return None
     observed = run_async(reconciler.observe(planned_instances(saved, desired)))
     check_fresh(saved, desired, observed)
+    check_saved_actions(saved, desired, observed)
     return saved
+
+
+def _nothing_to_do(made: Plan) -> None:
+    """Say so, or refuse when that is only because instances could not be reached."""
+    if made.blocked:
+        raise RefusedError(
+            "nothing could be done: no instance with changes could be reached",
+            hint="see the blocked instances in the plan",
+        )
+    write_output(made.summary())
 
 
 def _plan_now(reconciler: Reconciler, desired: DesiredFleet, s: ApplySettings) -> Plan | None:
@@ -179,10 +197,7 @@ def _plan_now(reconciler: Reconciler, desired: DesiredFleet, s: ApplySettings) -
             sink.emit(plan_event(made))
             sink.emit(summary_event(ApplyResult(()), made))
         if made.blocked:
-            raise RefusedError(
-                "nothing could be done: no instance with changes could be reached",
-                hint="see the blocked instances above",
-            )
+            _nothing_to_do(made)
         return None
     if not s.yes and not _confirmed():
         return None

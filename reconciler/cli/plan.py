@@ -20,7 +20,7 @@ from reconciler.cli.options import (
     use_color,
     write_output,
 )
-from reconciler.errors import ExitCode
+from reconciler.errors import ExitCode, RefusedError
 from reconciler.plan import Plan
 from reconciler.reconcile import Reconciler, load_desired
 from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
@@ -87,9 +87,16 @@ def _render(made: Plan, fmt: str) -> str:
 
 
 def exit_code(made: Plan, detailed: bool) -> int:
-    """1 when refused; with --detailed-exitcode 2 for changes or blocked instances, else 0."""
+    """1 when refused or when no enabled instance could be planned; with --detailed-exitcode
+    2 for changes or blocked instances, else 0."""
     if made.refused:
         return int(ExitCode.ERROR)
+    enabled = [ip for ip in made.instances if ip.enabled]
+    if enabled and all(ip.blocked is not None for ip in enabled):
+        raise RefusedError(
+            "nothing could be planned: no enabled instance could be probed",
+            hint="see the blocked instances above",
+        )
     if detailed and (made.has_changes or made.blocked):
         return int(ExitCode.CHANGES)
     return int(ExitCode.OK)

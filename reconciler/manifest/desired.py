@@ -109,7 +109,7 @@ class DesiredInstance:
     """One Ollama server as the manifests describe it, defaults applied."""
 
     name: str
-    url: str
+    url: str = field(repr=False)  # may carry user:password@; `display_url` never does
     enabled: bool = True
     priority: int = 5
     labels: Mapping[str, str] = field(default_factory=dict)

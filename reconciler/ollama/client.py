@@ -22,7 +22,13 @@ from reconciler.ollama.config import ClientConfig, display_url
 from reconciler.ollama.diagnosis import Call, protocol_error
 from reconciler.ollama.errors import InvalidModelNameError, RequestRejected
 from reconciler.ollama.payloads import KeepAlive, chat_messages, keep_alive_value, with_optional
-from reconciler.ollama.replies import model_list, parse_reply, until_done, until_success
+from reconciler.ollama.replies import (
+    model_list,
+    parse_reply,
+    until_created,
+    until_done,
+    until_success,
+)
 from reconciler.ollama.session import Session
 from reconciler.ollama.streaming import Limits
 from reconciler.ollama.types import (
@@ -144,7 +150,7 @@ class OllamaClient:
         )
         limits = Limits(self.config.stream_inactivity, self.config.pull_timeout)
         async with aclosing(self._session.stream(call, body, limits=limits)) as items:
-            async for progress in until_success(call, items, CreateProgress):
+            async for progress in until_created(call, items, CreateProgress):
                 yield progress
 
     async def delete(self, model: Model) -> None:
@@ -173,16 +179,17 @@ class OllamaClient:
         data = await self._session.fetch_json(call, body, limit=self.config.load_timeout)
         parse_reply(call, EmbedResult if embedding else GenerateChunk, data)
 
-    async def unload(self, model: Model, *, embedding: bool = False) -> None:
+    async def unload(self, model: Model) -> None:
         """Unload a model from memory (the model must exist; unloaded already is fine).
 
-        The same call as `load` with keep_alive 0: /api/generate, or /api/embed with no input
-        for embedding models. Ollama evicts asynchronously, so /api/ps may list it briefly.
+        /api/generate with keep_alive 0, for every kind of model: the unload runs before the
+        capability checks, so embedding models go this way too (/api/embed would load the model
+        first). Ollama evicts asynchronously, so /api/ps may list it briefly.
         """
         name = self._name(model, "unload")
-        call = self._session.call("embed" if embedding else "generate", "unload", model=name)
+        call = self._session.call("generate", "unload", model=name)
         data = await self._session.fetch_json(call, {"model": name, "keep_alive": 0})
-        parse_reply(call, EmbedResult if embedding else GenerateChunk, data)
+        parse_reply(call, GenerateChunk, data)
 
     async def chat(
         self,

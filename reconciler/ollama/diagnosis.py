@@ -37,6 +37,8 @@ _INVALID_NAME = re.compile(
     r'|(name|source|destination) ".*" is invalid)',
     re.DOTALL,
 )
+# `pull model manifest: 401: {...}`: the registry said no (private model, no access)
+_REGISTRY_REFUSED = re.compile(r"pull model manifest: (401|403)\b")
 _HOST_GUARD_HINT = (
     "a proxy in front of Ollama must rewrite the Host header to localhost:11434, "
     "e.g. nginx `proxy_set_header Host localhost:11434`; or let Ollama listen on 0.0.0.0"
@@ -119,6 +121,14 @@ def classify(call: Call, status: int | None, text: str) -> OllamaError:
         return call.fail(ServerBusy, f"the server is busy{code}", status=status, detail=text)
     if status in (408, 504):
         return call.fail(OllamaTimeout, f"the request timed out{code}", status=status, detail=text)
+    if _REGISTRY_REFUSED.search(text):
+        return call.fail(
+            RequestRejected,
+            f"the registry refused the pull{code}",
+            status=status,
+            detail=text,
+            hint="the model may be private or the name misspelt; retrying will not help",
+        )
     if status is None and "insecure protocol" in text:
         return call.fail(
             RequestRejected,

@@ -45,14 +45,39 @@ def model_list(call: Call, data: Any) -> list[Any]:
 async def until_success(
     call: Call, items: AsyncIterator[dict[str, Any]], kind: type[P]
 ) -> AsyncIterator[P]:
-    """Typed progress lines, read to the end; the stream must have said `success`."""
+    """Typed progress lines, read to the end; the last one must say `success`.
+
+    The last, not any: a create whose base is pulled first passes the pull's own `success` on
+    before its own layers, so a stream cut after the pull has said `success` once already.
+    """
     succeeded = False
     async for item in items:
         progress = parse_reply(call, kind, item)
-        succeeded = succeeded or progress.done
+        succeeded = progress.done
         yield progress
     if not succeeded:
         raise protocol_error(call, "the progress stream ended before 'success'", transient=True)
+
+
+async def until_created(
+    call: Call, items: AsyncIterator[dict[str, Any]], kind: type[P]
+) -> AsyncIterator[P]:
+    """Create progress, read to the end: `success` last, and after a base pull a second one.
+
+    A create whose `from` is not local pulls it first and passes the pull's own lines on,
+    its `success` included; the create's layers, manifest and `success` come after.
+    """
+    pulled, successes = False, 0
+    async for progress in until_success(call, items, kind):
+        pulled = pulled or progress.status == "pulling manifest"
+        successes += progress.done
+        yield progress
+    if pulled and successes < 2:
+        raise protocol_error(
+            call,
+            "the stream ended after the base model's pull, before the create's 'success'",
+            transient=True,
+        )
 
 
 async def until_done(

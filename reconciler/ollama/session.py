@@ -15,6 +15,7 @@ import ssl
 import time
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -149,15 +150,23 @@ def _headers(config: ClientConfig) -> dict[str, str]:
     headers = {"User-Agent": config.user_agent, "Accept": "application/json"}
     headers.update(config.headers)
     if config.bearer_token:
+        # auth.bearerToken wins over an Authorization header of any spelling
+        for name in [n for n in headers if n.lower() == "authorization"]:
+            del headers[name]
         headers["Authorization"] = f"Bearer {config.bearer_token}"
     for name, value in headers.items():
-        if not (name.isascii() and value.isascii()) or "\n" in value or "\r" in value:
+        if not (_sendable(name) and _sendable(value)):
             raise RequestRejected(
-                f"the header {name!r} cannot be sent: non-ASCII characters or a line break",
+                f"the header {name!r} cannot be sent: non-ASCII or control characters",
                 instance=config.instance,
                 hint="fix the value of that header (or of auth.bearerToken)",
             )
     return headers
+
+
+def _sendable(text: str) -> bool:
+    """Visible ASCII, spaces and tabs only (RFC 9110 field values); nothing httpx would quote."""
+    return all(c == "\t" or " " <= c <= "~" for c in text)
 
 
 @functools.lru_cache(maxsize=2)
@@ -168,23 +177,34 @@ def _system_context(verify: bool) -> ssl.SSLContext:
 
 def _tls_context(config: ClientConfig) -> ssl.SSLContext:
     tls = config.tls
-    try:
-        if tls.ca_file is not None:
+    if tls.ca_file is not None:
+        try:
             context = ssl.create_default_context(cafile=str(tls.ca_file))
-        elif tls.client_cert is None:
-            context = _system_context(tls.verify)
-        else:
-            context = httpx.create_ssl_context(verify=tls.verify)
-        if not tls.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        if tls.client_cert is not None:
-            key = str(tls.client_key) if tls.client_key is not None else None
+        except (OSError, ValueError) as exc:
+            raise _tls_file_error(config, "tls.caFile", tls.ca_file, exc) from exc
+    elif tls.client_cert is None:
+        context = _system_context(tls.verify)
+    else:
+        context = httpx.create_ssl_context(verify=tls.verify)
+    if not tls.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if tls.client_cert is not None:
+        key = str(tls.client_key) if tls.client_key is not None else None
+        try:
             context.load_cert_chain(str(tls.client_cert), key)
-    except (OSError, ValueError) as exc:
-        raise OllamaTLSError(
-            f"cannot load the TLS files: {exc}",
-            instance=config.instance,
-            hint="check tls.caFile, tls.clientCert and tls.clientKey (PEM files)",
-        ) from exc
+        except (OSError, ValueError) as exc:
+            field = "tls.clientCert/clientKey"
+            raise _tls_file_error(config, field, tls.client_cert, exc) from exc
     return context
+
+
+def _tls_file_error(
+    config: ClientConfig, field: str, path: Path, exc: BaseException
+) -> OllamaTLSError:
+    reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+    return OllamaTLSError(
+        f"cannot use {field} {path}: {reason}",
+        instance=config.instance,
+        hint=f"{field} must name readable PEM files",
+    )

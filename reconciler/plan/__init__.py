@@ -18,7 +18,7 @@ from reconciler.plan.document import (
     Refusal,
     Skipped,
 )
-from reconciler.plan.planner import observed_for, plan
+from reconciler.plan.planner import guards, observed_for, plan
 
 __all__ = [
     "FORMAT_VERSION",
@@ -30,6 +30,7 @@ __all__ = [
     "PlanFormatError",
     "Refusal",
     "Skipped",
+    "guards",
     "is_embedding",
     "observed_for",
     "plan",

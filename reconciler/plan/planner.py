@@ -45,7 +45,7 @@ def plan(
     )
     return Plan(
         instances=plans,
-        refusals=_guards(desired, observed, plans),
+        refusals=guards(desired, observed, plans),
         desired_digest=desired.digest(),
         created_at=now,
     )
@@ -143,10 +143,11 @@ def _targeted(action: Action, models: frozenset[ModelName], desired: DesiredInst
     return action.kind is ActionKind.PULL and action.model in bases
 
 
-def _guards(
+def guards(
     desired: DesiredFleet, observed: ObservedFleet, plans: tuple[InstancePlan, ...]
 ) -> tuple[Refusal, ...]:
-    """`allowEmpty` per instance, then `maxDeletions` over the whole plan."""
+    """The safety guards over some instance plans: `allowEmpty` per instance, then
+    `maxDeletions` over all of them. `plan()` applies them; a saved plan is checked again."""
     safety = desired.safety
     refusals: list[Refusal] = []
     if not safety.allow_empty:

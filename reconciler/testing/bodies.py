@@ -222,7 +222,7 @@ def keep_alive_ns(value: Any) -> int:
         return MAX_DURATION_NS if nanos < 0 else nanos
     if value < 0:
         return MAX_DURATION_NS
-    return int(value) * 1_000_000_000
+    return int(value * 1_000_000_000)  # current api/types.go: fractions of a second count
 
 
 def _think(value: Any) -> bool | str:

@@ -82,7 +82,7 @@ async def test_https_to_a_plain_http_server_is_a_tls_handshake_error(
 async def test_a_missing_ca_file_is_a_tls_error_naming_the_settings(
     connect, tmp_path: Path
 ) -> None:
-    with pytest.raises(OllamaTLSError, match=r"^secure: cannot load the TLS files: .*tls\.caFile"):
+    with pytest.raises(OllamaTLSError, match=r"^secure: cannot use tls\.caFile .*nowhere\.pem"):
         connect("secure", tls=TLSConfig(ca_file=tmp_path / "nowhere.pem"))
 
 

@@ -152,3 +152,21 @@ def test_a_bare_model_defaults_to_latest_in_the_library(model: str) -> None:
         "latest",
     )
     assert parsed.display == f"{model}:latest"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "matches"),
+    [
+        ("nomic-embed-text", "nomic-embed-text:latest", True),
+        ("library/qwen2.5-coder:1.5b", "qwen2.5-coder:1.5b", True),
+        ("NOMIC-EMBED-TEXT:LATEST", "nomic-embed-text", True),
+        ("llama3", "llama3:8b", False),
+        ("llama3*", "llama3:latest", True),
+        ("library/llama3*", "llama3.2:3b", True),
+        ("*embed*", "nomic-embed-text:latest", True),
+        ("qwen*", "llama3:latest", False),
+        ("bad!", "llama3", False),
+    ],
+)
+def test_protect_entries_match_every_spelling(pattern: str, name: str, matches: bool) -> None:
+    assert names.parse(name).matches_glob(pattern) is matches

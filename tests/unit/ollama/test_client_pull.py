@@ -197,6 +197,20 @@ async def test_other_mid_stream_failures_are_transient_server_errors(
     assert caught.value.detail == message
 
 
+@pytest.mark.parametrize("code", [401, 403])
+async def test_a_registry_that_refuses_access_is_not_retried(
+    client: OllamaClient, api: respx.MockRouter, ndjson: Callable[..., bytes], code: int
+) -> None:
+    message = f'pull model manifest: {code}: {{"errors":[{{"code":"UNAUTHORIZED"}}]}}'
+    api.post("/api/pull").respond(
+        200, content=ndjson({"status": "pulling manifest"}, {"error": message})
+    )
+    with pytest.raises(RequestRejected, match="the registry refused the pull") as caught:
+        await collect(client.pull("someone/private"))
+    assert not caught.value.transient
+    assert "retrying will not help" in str(caught.value)
+
+
 async def test_an_http_registry_needs_insecure(
     client: OllamaClient, api: respx.MockRouter, ndjson: Callable[..., bytes]
 ) -> None:
@@ -363,3 +377,37 @@ async def test_create_ends_only_after_success(
     with pytest.raises(ProtocolError) as caught:
         await collect(client.create("coder", from_="llama3"))
     assert caught.value.transient
+
+
+BASE_PULL = (
+    {"status": "pulling manifest"},
+    {
+        "status": "pulling 6a0746a1ec1a",
+        "digest": "sha256:" + "6a" * 32,
+        "total": 10,
+        "completed": 10,
+    },
+    {"status": "verifying sha256 digest"},
+    {"status": "writing manifest"},
+    {"status": "success"},
+)
+
+
+async def test_a_create_cut_after_its_base_pull_said_success_is_not_done(
+    client: OllamaClient, api: respx.MockRouter, ndjson: Callable[..., bytes]
+) -> None:
+    # The server passes the base pull's own `success` on before the create's layers.
+    api.post("/api/create").respond(200, content=ndjson(*BASE_PULL))
+    with pytest.raises(ProtocolError, match="after the base model's pull") as caught:
+        await collect(client.create("coder", from_="llama3"))
+    assert caught.value.transient
+
+
+async def test_a_create_that_pulls_its_base_first_ends_with_its_own_success(
+    client: OllamaClient, api: respx.MockRouter, ndjson: Callable[..., bytes]
+) -> None:
+    own = ({"status": "using existing layer sha256:" + "ab" * 32},
+           {"status": "writing manifest"}, {"status": "success"})  # fmt: skip
+    api.post("/api/create").respond(200, content=ndjson(*BASE_PULL, *own))
+    progress = await collect(client.create("coder", from_="llama3"))
+    assert [p.status for p in progress][-2:] == ["writing manifest", "success"]

@@ -69,6 +69,18 @@ async def test_headers_carry_token_custom_headers_and_user_agent(
     assert DEFAULT_USER_AGENT.startswith("ollama-reconciler/")
 
 
+async def test_the_bearer_token_replaces_an_authorization_header_of_any_spelling(
+    api: respx.MockRouter, base: str
+) -> None:
+    route = api.get("/api/version").respond(200, json={"version": "0.0.0"})
+    config = ClientConfig(
+        instance="dev", base_url=base, bearer_token="T", headers={"authorization": "Basic abc"}
+    )
+    async with OllamaClient(config) as client:
+        await client.version()
+    assert route.calls[0].request.headers.get_list("authorization") == ["Bearer T"]
+
+
 async def test_no_authorization_header_without_a_token(api: respx.MockRouter, base: str) -> None:
     route = api.get("/api/version").respond(200, json={"version": "0.0.0"})
     async with OllamaClient(ClientConfig(instance="dev", base_url=base)) as client:
@@ -302,14 +314,17 @@ async def test_unload_uses_generate_with_keep_alive_zero(
     assert sent(route) == {"model": "llama3.2:3b", "keep_alive": 0}
 
 
-async def test_embedding_models_unload_through_embed(
+async def test_embedding_models_unload_through_generate_too(
     client: OllamaClient, api: respx.MockRouter, sent: Callable[..., Any]
 ) -> None:
-    generate = api.post("/api/generate")
-    embed = api.post("/api/embed").respond(200, json={"model": "nomic", "embeddings": []})
-    await client.unload("nomic-embed-text", embedding=True)
-    assert sent(embed) == {"model": "nomic-embed-text", "keep_alive": 0}
-    assert not generate.called
+    # /api/embed would load the model before unloading it; generate unloads first.
+    embed = api.post("/api/embed")
+    generate = api.post("/api/generate").respond(
+        200, json={"model": "nomic", "response": "", "done": True, "done_reason": "unload"}
+    )
+    await client.unload("nomic-embed-text")
+    assert sent(generate) == {"model": "nomic-embed-text", "keep_alive": 0}
+    assert not embed.called
 
 
 async def test_embed_sends_input_and_returns_vectors(
