@@ -54,7 +54,11 @@ async def show(ctx: SimContext, request: Request, body: bytes) -> Response:
         shown = parsed.display if views.version_tuple(ctx.config.version) >= (0, 30, 0) else raw
         return error_response(f"model '{shown}' not found", 404)
     reply = views.show(
-        model, ctx.zone, verbose=bool(req.get("verbose")), system=req.get("system", "")
+        model,
+        ctx.zone,
+        verbose=bool(req.get("verbose")),
+        system=req.get("system", ""),
+        version=ctx.config.version,
     )
     return json_response(reply)
 

@@ -80,9 +80,15 @@ def ps(runners: list[LoadedModel], zone: timezone, version: str) -> dict[str, An
 
 
 def show(
-    model: InstalledModel, zone: timezone, *, verbose: bool, system: str = ""
+    model: InstalledModel,
+    zone: timezone,
+    *,
+    verbose: bool,
+    system: str = "",
+    version: str = "999",
 ) -> dict[str, Any]:
-    """`POST /api/show` for an installed model."""
+    """`POST /api/show` for an installed model, with the fields `version` had (reference §3:
+    tensors since 0.6.1, capabilities since 0.6.4, `thinking` among them since 0.9.0)."""
     spec = model.spec
     reply: dict[str, Any] = {}
     optional = {
@@ -99,8 +105,12 @@ def show(
     reply["model_info"] = spec.model_info(model.name.model, verbose)
     if spec.projector_info is not None:
         reply["projector_info"] = spec.projector_info
-    reply["tensors"] = spec.tensors
-    reply["capabilities"] = list(spec.capabilities)
+    have = version_tuple(version)
+    if have >= (0, 6, 1):
+        reply["tensors"] = spec.tensors
+    if have >= (0, 6, 4):
+        thinking = have >= (0, 9, 0)
+        reply["capabilities"] = [c for c in spec.capabilities if thinking or c != "thinking"]
     reply["modified_at"] = rfc3339(model.modified_ns, zone)
     return reply
 
