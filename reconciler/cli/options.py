@@ -129,8 +129,9 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     async def main() -> None:
         # SIGTERM (CI cancelling a job, a service manager) stops the work as Ctrl-C does.
         loop, task = asyncio.get_running_loop(), asyncio.current_task()
-        if task is not None:
-            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+        handled = task is not None and sys.platform != "win32"  # no signal handlers there
+        if handled and task is not None:
+            with contextlib.suppress(ValueError, RuntimeError):  # not the main thread
                 loop.add_signal_handler(signal.SIGTERM, task.cancel)
         try:
             # The result is kept out of the main task: when asyncio.run restores the SIGINT
@@ -138,8 +139,9 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
             # instances).
             box.append(await coro)
         finally:
-            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-                loop.remove_signal_handler(signal.SIGTERM)
+            if handled:
+                with contextlib.suppress(ValueError, RuntimeError):
+                    loop.remove_signal_handler(signal.SIGTERM)
 
     try:
         asyncio.run(main())
