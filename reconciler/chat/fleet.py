@@ -154,15 +154,15 @@ class Fleet:
         instance, timings and failovers at the end. `instance` forces one instance; `timeout`
         bounds each instance's whole reply, in seconds.
         """
-        request = ChatRequest(
-            model if isinstance(model, ModelName) else names.parse(model),
+        request = _request(
+            model,
             messages,
             system=system,
             options=options,
+            timeout=timeout,
             think=think,
             format=format,
             keep_alive=keep_alive,
-            timeout=timeout,
         )
         return self._stream(request, instance, restart=False)
 
@@ -184,10 +184,9 @@ class Fleet:
         Raises `NoInstanceAvailable` (every instance passed over or failed, each with its reason)
         or `ChatFailed` (the request was refused, e.g. 400). Other arguments as `chat_stream`.
         """
-        stream = self.chat_stream(
-            model=model,
-            messages=messages,
-            instance=instance,
+        request = _request(
+            model,
+            messages,
             system=system,
             options=options,
             timeout=timeout,
@@ -195,7 +194,7 @@ class Fleet:
             format=format,
             keep_alive=keep_alive,
         )
-        stream = self._stream(stream.request, instance, restart=True)
+        stream = self._stream(request, instance, restart=True)
         async for _ in stream:
             pass
         return stream.result
@@ -247,3 +246,27 @@ class Fleet:
         message = error.message
         down = replace(known[0], health=Health.UNREACHABLE, reason="Unreachable", message=message)
         self._seen[instance.name] = (down, known[1])
+
+
+def _request(
+    model: str | ModelName,
+    messages: Messages,
+    *,
+    system: str | None,
+    options: Mapping[str, Any] | None,
+    timeout: float | None,
+    think: bool | str | None,
+    format: str | Mapping[str, Any] | None,
+    keep_alive: int | float | str | None,
+) -> ChatRequest:
+    """The request `chat` and `chat_stream` send, the model name parsed once."""
+    return ChatRequest(
+        model if isinstance(model, ModelName) else names.parse(model),
+        messages,
+        system=system,
+        options=options,
+        think=think,
+        format=format,
+        keep_alive=keep_alive,
+        timeout=timeout,
+    )

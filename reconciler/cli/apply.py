@@ -255,7 +255,7 @@ def _verify(reconciler: Reconciler, desired: DesiredFleet, result: ApplyResult) 
 def _sink(fmt: str) -> JsonSink | LineSink | BarSink:
     if fmt == "json":
         return JsonSink()
-    if use_color() and sys.stdout.isatty():
+    if use_color():  # a terminal, colours not turned off
         return BarSink()
     return LineSink()
 

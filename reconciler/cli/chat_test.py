@@ -8,18 +8,16 @@ JUnit XML for CI, and exits 1 when any check failed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from reconciler.chat import Fleet, Verdict, plan_checks, run_checks
-from reconciler.cli.main import EXIT_CODES_HELP, GlobalOptions
-from reconciler.cli.options import Duration
+from reconciler.cli.main import EXIT_CODES_HELP
+from reconciler.cli.options import Duration, run_async, use_color
 from reconciler.errors import ExitCode, ReconcilerError, UsageError
 from reconciler.report.chat import (
     chat_json,
@@ -101,9 +99,7 @@ class ChatTestSettings:
     show_default=True,
     help="text: streamed reply or table; json: one object.",
 )
-@click.pass_obj
 def chat_test(
-    options: GlobalOptions,
     paths: tuple[Path, ...],
     model: str | None,
     instance: str | None,
@@ -117,7 +113,6 @@ def chat_test(
 ) -> int:
     """Run one chat or the smoke tests and return the exit code."""
     check_flags(model, run_all, every_model, junit, prompt, system)
-    color = options.color if isinstance(options, GlobalOptions) else None
     settings = ChatTestSettings(
         paths=paths,
         model=model,
@@ -129,10 +124,10 @@ def chat_test(
         every_model=every_model,
         junit=junit,
         output=output_format,
-        color=sys.stdout.isatty() if color is None else color,
+        color=use_color(),
         width=shutil.get_terminal_size((120, 24)).columns,
     )
-    return asyncio.run(run_chat_test(settings))
+    return run_async(run_chat_test(settings))
 
 
 def check_flags(
