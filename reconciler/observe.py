@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from reconciler import names
+from reconciler.desired import DesiredFleet, DesiredInstance, SecretRef
 from reconciler.errors import ReconcilerError, SecretError
 from reconciler.manifest import resolve_secret
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance, SecretRef
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
 from reconciler.ollama import (
     ClientConfig,

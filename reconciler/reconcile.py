@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, RetryPolicy
+from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import RefusedError, UsageError
 from reconciler.manifest import load_fleet
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance
 from reconciler.observe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import OllamaClient

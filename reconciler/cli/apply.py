@@ -23,8 +23,8 @@ from reconciler.cli.options import (
     write_output,
 )
 from reconciler.cli.progress import BarSink, JsonSink, LineSink
+from reconciler.desired import DesiredFleet
 from reconciler.errors import ExitCode, InterruptedRun, RefusedError, UsageError
-from reconciler.manifest.desired import DesiredFleet
 from reconciler.plan import Plan, PlanFormatError
 from reconciler.reconcile import (
     Reconciler,

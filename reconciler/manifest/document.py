@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.manifest.desired import SourceLocation
+from reconciler.desired import SourceLocation
 from reconciler.manifest.diagnostics import Diagnostic, FieldPath, Severity, Span, make_diagnostic
 from reconciler.manifest.models import Manifest
 

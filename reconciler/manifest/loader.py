@@ -17,9 +17,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from reconciler.desired import DesiredFleet
 from reconciler.errors import ManifestError
 from reconciler.manifest.crossrefs import cross_diagnostics
-from reconciler.manifest.desired import DesiredFleet
 from reconciler.manifest.diagnostics import Diagnostic, Severity, Span, make_diagnostic
 from reconciler.manifest.document import ParsedDocument, YamlDocument, display_path
 from reconciler.manifest.models import MODEL_BY_KIND

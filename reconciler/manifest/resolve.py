@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
 
-from reconciler.manifest import desired
+from reconciler import desired
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.document import ParsedDocument, YamlDocument
 from reconciler.manifest.durations import parse_duration

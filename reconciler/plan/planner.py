@@ -12,8 +12,8 @@ from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 
+from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import UsageError
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance
 from reconciler.names import InvalidModelName, ModelName, parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
 from reconciler.plan.diff import diff_instance

@@ -25,8 +25,8 @@ from reconciler.apply import (
     EventSink,
     Outcome,
 )
+from reconciler.desired import DesiredFleet
 from reconciler.errors import ExitCode, ReconcilerError, RefusedError
-from reconciler.manifest.desired import DesiredFleet
 from reconciler.observed import ObservedFleet
 from reconciler.plan import Plan
 from reconciler.watch.logs import EventLog

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.desired import DesiredFleet
 from reconciler.manifest import LoadResult, load_fleet
-from reconciler.manifest.desired import DesiredFleet
 from reconciler.manifest.loader import find_manifest_files
 from reconciler.watch.logs import EventLog
 from reconciler.watch.record import ManifestState, WatchRecord

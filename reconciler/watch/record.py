@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.desired import DesiredFleet
 from reconciler.manifest import Diagnostic
-from reconciler.manifest.desired import DesiredFleet
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.report import Status, build_status
 from reconciler.watch.conditions import Conditions, Facts

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.manifest.desired import DesiredFleet
+from reconciler.desired import DesiredFleet
 from reconciler.observe import Observer
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import ClientConfig, OllamaClient

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance
+from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.observe import Observer
 from reconciler.observed import Health
 from reconciler.ollama import ClientConfig, OllamaClient

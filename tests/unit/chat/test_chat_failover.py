@@ -17,8 +17,8 @@ from reconciler.chat import (
     PassedOver,
     Selection,
 )
+from reconciler.desired import DesiredInstance
 from reconciler.errors import SecretError
-from reconciler.manifest.desired import DesiredInstance
 from reconciler.names import parse
 from reconciler.ollama import (
     ChatChunk,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler import ollama
-from reconciler.manifest.desired import ENDPOINT_NAMES
+from reconciler.desired import ENDPOINT_NAMES
 from reconciler.ollama import ENDPOINT_DEFAULTS, ClientConfig
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from reconciler.apply import ActionFinished, ActionResult, ApplyResult, EventSink, Outcome
-from reconciler.manifest.desired import DesiredFleet
+from reconciler.desired import DesiredFleet
 from reconciler.names import parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
 from reconciler.plan import ActionKind, Plan, plan
