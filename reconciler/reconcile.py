@@ -17,10 +17,10 @@ from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, Ret
 from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import RefusedError, UsageError
 from reconciler.manifest import load_fleet
-from reconciler.observe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import OllamaClient
 from reconciler.plan import Action, Plan, guards, plan
+from reconciler.probe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.state import HistoryRecord, StateDir
 
 

@@ -19,18 +19,18 @@ from pydantic import ValidationError
 
 from reconciler.desired import DesiredFleet
 from reconciler.errors import ManifestError
+from reconciler.manifest.badfields import beside_dropped, drop_fields
 from reconciler.manifest.crossrefs import cross_diagnostics
 from reconciler.manifest.diagnostics import Diagnostic, Severity, Span, make_diagnostic
 from reconciler.manifest.document import ParsedDocument, YamlDocument, display_path
 from reconciler.manifest.models import MODEL_BY_KIND
-from reconciler.manifest.prune import beside_pruned, prune
 from reconciler.manifest.resolve import resolve_fleet
 from reconciler.manifest.schema import schema_diagnostics
 from reconciler.manifest.semantics import document_diagnostics
 from reconciler.manifest.yamlload import read_documents
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
-_PRUNE_ROUNDS = 4
+_DROP_ROUNDS = 4
 
 
 @dataclass(slots=True)
@@ -158,7 +158,7 @@ def _unique(files: dict[Path, None]) -> list[Path]:
 
 
 def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
-    """The typed model of a document (pruned of schema errors, if any) and its schema errors.
+    """The typed model of a document (less the fields that broke the schema) and its errors.
 
     The models accept nothing the schema rejects, so a document they accept skips the (much
     slower) schema validation; any other document gets the schema's full list of errors.
@@ -178,8 +178,8 @@ def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
         return None, problems
     if not problems:
         return None, [doc.error(tuple(e["loc"]), e["msg"]) for e in rejected.errors()]
-    data, removed = prune(doc.data, (d.path for d in problems))
-    for _ in range(_PRUNE_ROUNDS):
+    data, removed = drop_fields(doc.data, (d.path for d in problems))
+    for _ in range(_DROP_ROUNDS):
         try:
             return ParsedDocument(
                 doc, model_type.model_validate(data), frozenset(removed)
@@ -189,7 +189,7 @@ def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
             paths = [
                 tuple(e["loc"])[: -1 if e["type"] == "missing" else None] for e in exc.errors()
             ]
-            data, more = prune(data, paths)
+            data, more = drop_fields(data, paths)
             if not more:
                 break
             removed |= more
@@ -198,7 +198,7 @@ def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
 
 def _checked(item: ParsedDocument) -> list[Diagnostic]:
     found = document_diagnostics(item)
-    return [d for d in found if not beside_pruned(d, item.pruned)] if item.pruned else found
+    return [d for d in found if not beside_dropped(d, item.dropped)] if item.dropped else found
 
 
 def _ordered(diagnostics: list[Diagnostic], files: list[Path]) -> list[Diagnostic]:

@@ -75,10 +75,14 @@ class _Strict(BaseModel):
         return data
 
 
-class SecretRef(_Strict):
+# The manifest's SecretRef, as written; the resolver turns it into a reconciler.desired.SecretRef.
+# (Docstrings of these models are the schema's descriptions.)
+class SecretRefSpec(_Strict):
     """A secret by reference: exactly one of `env`, `file` or `value`."""
 
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+    model_config = ConfigDict(
+        title="SecretRef", json_schema_extra={"minProperties": 1, "maxProperties": 1}
+    )
 
     env: Annotated[str, Field(pattern=ENV_NAME_PATTERN)] | None = Field(
         default=None, description="Name of the environment variable that holds the secret."
@@ -92,7 +96,7 @@ class SecretRef(_Strict):
     )
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
+    def _exactly_one(self) -> SecretRefSpec:
         if sum(v is not None for v in (self.env, self.file, self.value)) != 1:
             raise ValueError("a SecretRef needs exactly one of env, file or value")
         return self
@@ -136,7 +140,7 @@ class TLS(_Strict):
 class Auth(_Strict):
     """How requests authenticate to the server."""
 
-    bearerToken: SecretRef = Field(description="Sent as `Authorization: Bearer <token>`.")
+    bearerToken: SecretRefSpec = Field(description="Sent as `Authorization: Bearer <token>`.")
 
 
 class Endpoints(_Strict):
@@ -208,7 +212,7 @@ class InstanceSpec(_Strict):
     pullTimeout: Duration = Field(default="2h", description="Timeout of one model pull.")
     tls: TLS | None = Field(default=None, description="TLS options.")
     auth: Auth | None = Field(default=None, description="Authentication.")
-    headers: dict[str, str | SecretRef] = Field(
+    headers: dict[str, str | SecretRefSpec] = Field(
         default={}, description="Extra request headers: a plain value or a SecretRef."
     )
     endpoints: Endpoints | None = Field(default=None, description="Path overrides.")
@@ -273,7 +277,7 @@ class FleetDefaults(_Strict):
     )
     priority: Priority | None = Field(default=None, description="Default priority (5).")
     tls: TLS | None = Field(default=None, description="Default TLS options, merged field by field.")
-    headers: dict[str, str | SecretRef] = Field(
+    headers: dict[str, str | SecretRefSpec] = Field(
         default={},
         description=(
             "Headers sent to every instance (an instance's own header of the same name wins)."
@@ -305,8 +309,11 @@ class FleetSpec(_Strict):
     safety: SafetySpec | None = Field(default=None, description="Guards against destructive plans.")
 
 
-class Fleet(_Strict):
+# A `kind: Fleet` document; not reconciler.Fleet, the chat API over a whole fleet.
+class FleetDocument(_Strict):
     """Fleet-wide settings; at most one per fleet, every field optional."""
+
+    model_config = ConfigDict(title="Fleet")
 
     apiVersion: Literal["ollama-reconciler/v1"]
     kind: Literal["Fleet"]
@@ -314,9 +321,12 @@ class Fleet(_Strict):
     spec: FleetSpec | None = None
 
 
-Manifest = OllamaInstance | ModelSet | Fleet
-MODEL_BY_KIND: dict[str, type[OllamaInstance] | type[ModelSet] | type[Fleet]] = {
+# The published schema names models by the manifest's words, not by these classes' names.
+SCHEMA_NAMES = {FleetDocument.__name__: "Fleet", SecretRefSpec.__name__: "SecretRef"}
+
+Manifest = OllamaInstance | ModelSet | FleetDocument
+MODEL_BY_KIND: dict[str, type[OllamaInstance] | type[ModelSet] | type[FleetDocument]] = {
     "OllamaInstance": OllamaInstance,
     "ModelSet": ModelSet,
-    "Fleet": Fleet,
+    "Fleet": FleetDocument,
 }

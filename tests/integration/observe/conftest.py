@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from reconciler.desired import DesiredFleet
-from reconciler.observe import Observer
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import ClientConfig, OllamaClient
+from reconciler.probe import Observer
 from reconciler.reconcile import load_desired
 from reconciler.state import StateDir
 from reconciler.testing import SimInstanceConfig, SimServer
