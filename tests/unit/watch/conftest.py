@@ -24,8 +24,7 @@ from reconciler.apply import ActionFinished, ActionResult, ApplyResult, EventSin
 from reconciler.desired import DesiredFleet
 from reconciler.names import parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
-from reconciler.plan import ActionKind, Plan, plan
-from reconciler.reconcile import select
+from reconciler.plan import ActionKind, Plan, plan, select
 from reconciler.watch import Mode, Timing, WatchLoop, WatchOptions
 
 EPOCH = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
