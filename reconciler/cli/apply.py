@@ -133,7 +133,7 @@ def run_apply(settings: ApplySettings) -> int:
     display = _Display(settings.fmt)
     with open_state(settings.state_dir) as state:
         hooks = ReconcileHooks(
-            confirm=None if settings.yes else _confirmed,
+            confirm=None if settings.yes or saved is not None else _confirmed,  # saved: reviewed
             lock=lambda: state.lock(settings.lock_timeout, command=_command_line()),
             on_plan=lambda made: _show_plan(made, settings.fmt),
             on_apply=display.start,
