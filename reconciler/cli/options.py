@@ -48,6 +48,29 @@ class Duration(click.ParamType[float]):
             self.fail(str(exc), param, ctx)
 
 
+class Rate(click.ParamType[float | None]):
+    """A rate flag in bytes per second with its unit (`50MB/s`, `1GB/s`, `512KiB/s`) or `instant`.
+
+    Every rate flag of every command takes the same units: a bare number would be ambiguous.
+    """
+
+    name = "rate"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float | None:
+        if value is None or isinstance(value, float):
+            return value
+        # Imported here: the simulator package is heavy, and only `sim` and `demo` take rates.
+        from reconciler.testing.units import parse_rate
+
+        flag = param.opts[0] if param is not None and param.opts else "rate"
+        try:
+            return parse_rate(str(value), flag)
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 paths_argument = click.argument(
     "paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False)
 )

@@ -10,10 +10,8 @@ from typing import Any
 
 import click
 
-from reconciler.cli.options import Duration
-from reconciler.errors import UsageError
+from reconciler.cli.options import Duration, Rate
 from reconciler.testing.runner import SimSettings, run
-from reconciler.testing.units import parse_rate
 
 EPILOG = """\b
 Examples:
@@ -26,20 +24,6 @@ Exit codes:
   0    stopped cleanly (Ctrl-C or SIGTERM)
   1    could not start: bad flag, port in use
 """
-
-
-class _Rate(click.ParamType[float | None]):
-    name = "rate"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float | None:
-        if value is None or isinstance(value, float):
-            return value
-        try:
-            return parse_rate(str(value), "--pull-speed")
-        except UsageError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 @click.command("sim", epilog=EPILOG)
@@ -68,7 +52,7 @@ class _Rate(click.ParamType[float | None]):
 )
 @click.option(
     "--pull-speed",
-    type=_Rate(),
+    type=Rate(),
     default="200MB/s",
     show_default=True,
     help='Simulated download speed, e.g. 50MB/s, 1GB/s, or "instant".',
