@@ -15,6 +15,7 @@ import click
 from reconciler.apply import ApplyResult, Event
 from reconciler.cli.main import EXIT_CODES_HELP
 from reconciler.cli.options import (
+    Duration,
     open_state,
     parallelism_option,
     parse_selector,
@@ -69,10 +70,11 @@ class ApplySettings:
 @parallelism_option
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0.0,
+    type=Duration(allow_zero=True),
+    default="0s",
     show_default=True,
-    help="Seconds to wait for another apply on the same state directory to finish.",
+    help="How long to wait for another apply on the same state directory or server to finish "
+    "(e.g. 30s, 10m; 0: do not wait).",
 )
 @state_dir_option
 def apply_command(
