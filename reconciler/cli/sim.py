@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from reconciler.cli.options import Duration, Rate
-from reconciler.manifest.desired import ENDPOINT_NAMES
+from reconciler.desired import ENDPOINT_NAMES
 from reconciler.testing.runner import SimSettings, run
 
 EPILOG = """\b

@@ -496,6 +496,9 @@ def test_sim_every_flag(sim, tmp_path):
             "/ollama",
             "--write-manifests",
             str(tmp_path),
+            "--force",
+            "--endpoints",
+            "chat=/api/v1/chat,health=/api/v1/health",
             "--ollama-version",
             "0.9.0",
         ]
@@ -511,6 +514,19 @@ def test_sim_every_flag(sim, tmp_path):
         tmp_path,
         "0.9.0",
     )
+    assert settings.force is True
+    assert settings.endpoints == {"chat": "/api/v1/chat", "health": "/api/v1/health"}
+
+
+@pytest.mark.parametrize("value", ["chat", "bogus=/x", "chat=api/v1/chat"])
+def test_sim_endpoints_must_be_known_names_and_absolute_paths(sim, value):
+    assert main(["sim", "--endpoints", value]) == 1
+    assert sim.calls == []
+
+
+def test_sim_force_goes_with_write_manifests(sim):
+    assert main(["sim", "--force"]) == 1
+    assert sim.calls == []
 
 
 def test_sim_path_prefix_must_start_with_a_slash(sim):
@@ -524,6 +540,6 @@ def test_sim_path_prefix_must_start_with_a_slash(sim):
 def test_demo_flags(monkeypatch, tmp_path):
     recorder = Recorder(0)
     monkeypatch.setattr("reconciler.cli.demo.run_demo", recorder)
-    assert main(["demo", "--dir", str(tmp_path), "--pull-speed", "250"]) == 0
+    assert main(["demo", "--dir", str(tmp_path), "--pull-speed", "250MB/s"]) == 0
     folder, speed = recorder.only
-    assert (Path(folder), speed) == (tmp_path, 250e6)  # MB/s on the command line
+    assert (Path(folder), speed) == (tmp_path, 250e6)  # the same units as orc sim
