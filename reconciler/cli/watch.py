@@ -87,6 +87,14 @@ def parse_listen(value: str) -> tuple[str, int]:
     help="Wait until the manifest files were quiet this long before reconciling.",
 )
 @click.option(
+    "--settle",
+    type=Duration(allow_zero=True),
+    default="1s",
+    show_default=True,
+    help="Read a manifest file only once its size, time and inode held still this long "
+    "(a file saved in two steps is not read half-written; 0: read at once).",
+)
+@click.option(
     "--listen",
     metavar="HOST:PORT",
     is_flag=False,
@@ -115,6 +123,7 @@ def watch_command(
     mode: str,
     interval: float | None,
     debounce: float,
+    settle: float,
     listen: str | None,
     status_file: Path | None,
     log_format: str,
@@ -135,6 +144,7 @@ def watch_command(
         mode=Mode(mode),
         interval=interval,
         debounce=debounce,
+        settle=settle,
         listen=parse_listen(listen) if listen is not None else None,
         status_file=status_file,
         log_format=log_format,

@@ -2,7 +2,8 @@
 
 Invalid manifests never reach the planner: the last valid desired state stays in force and the
 diagnostics go to the log and the status. A plan refused by a guard is reported, never applied.
-In apply mode a plan with changes is carried out under the state lock; when a manual `orc apply`
+In apply mode a plan with changes is carried out under the state lock (deletions a manifest
+change caused first wait the Fleet's pruneDelay, see prunedelay.py); when a manual `orc apply`
 holds it, this cycle's apply is skipped and reported. Instances waiting out a backoff are left out
 of the cycle, so an unreachable server never holds up the others.
 """
@@ -31,6 +32,7 @@ from reconciler.observed import ObservedFleet
 from reconciler.plan import Plan
 from reconciler.watch.logs import EventLog
 from reconciler.watch.manifests import ManifestReader
+from reconciler.watch.prunedelay import PruneDelay
 from reconciler.watch.record import CycleSummary, WatchRecord
 from reconciler.watch.results import Result
 from reconciler.watch.schedule import Backoffs, Due
@@ -80,6 +82,7 @@ class Cycle:
     wall: Callable[[], datetime]
     lock: LockFactory | None = None
     log: EventLog = field(default_factory=EventLog)
+    deletions: PruneDelay = field(default_factory=PruneDelay)
     count: int = 0
 
     async def run(self, due: Due) -> CycleSummary:
@@ -121,7 +124,7 @@ class Cycle:
         return summary
 
     async def _reconcile(self, due: Due) -> tuple[Result, str]:
-        desired = self.manifests.read(due, self.record, self.backoffs)
+        desired = await self.manifests.read(due, self.record, self.backoffs)
         if desired is None:
             return Result.INVALID, "no valid manifests have been read yet"
         targets = self._targets(desired, due)
@@ -129,7 +132,11 @@ class Cycle:
             return Result.BLOCKED, "every instance is waiting out its backoff"
         observed, made = await self.reconciler.plan(desired, targets)
         self._absorb(observed)
-        return await self._act(desired, made)
+        if self.mode is Mode.APPLY:  # deletions a manifest change caused wait (prunedelay.py)
+            made = self.deletions.hold(made, desired, self.clock(), self.wall())
+            self.record.pending_deletions = self.deletions.pending
+        result, message = await self._act(desired, made)
+        return result, self.deletions.note(message)
 
     def _targets(self, desired: DesiredFleet, due: Due) -> tuple[str, ...] | None:
         """The instances to reconcile: () for all, None for none."""

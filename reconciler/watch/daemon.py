@@ -41,6 +41,7 @@ class WatchSettings:
     mode: Mode = Mode.APPLY
     interval: float | None = None
     debounce: float = 0.3
+    settle: float = 1.0
     listen: tuple[str, int] | None = None
     status_file: Path | None = None
     log_format: str = "text"
@@ -81,6 +82,7 @@ async def _serve(settings: WatchSettings) -> int:
             mode=str(settings.mode),
             interval=settings.interval if settings.interval else "from manifests",
             debounce=settings.debounce,
+            settle=settings.settle,
         )
         try:
             await watch.run()
@@ -93,7 +95,9 @@ async def _serve(settings: WatchSettings) -> int:
 
 
 def _options(settings: WatchSettings) -> WatchOptions:
-    timing = Timing(interval=settings.interval or 300.0, debounce=settings.debounce)
+    timing = Timing(
+        interval=settings.interval or 300.0, debounce=settings.debounce, settle=settings.settle
+    )
     return WatchOptions(
         settings.paths, settings.mode, timing, interval_from_manifests=settings.interval is None
     )
