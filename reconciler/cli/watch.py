@@ -150,6 +150,6 @@ def watch_command(
         log_format=log_format,
         state_dir=state_dir,
         parallelism=parallelism,
-        webhook_token=os.environ.get(TOKEN_ENV) or None,
+        webhook_token=os.environ.get(TOKEN_ENV),
     )
     return run_watch(settings)
