@@ -36,7 +36,15 @@ HTTP endpoints (only with --listen; default address {DEFAULT_ADDRESS}):
                    orc_reconcile_duration_seconds, orc_last_reconcile_timestamp_seconds,
                    orc_manifests_valid
   POST /reconcile  reconcile now; when ${TOKEN_ENV} is set, only with
-                   'Authorization: Bearer <that token>' (401 otherwise)
+                   'Authorization: Bearer <that token>' (401 otherwise); set but empty: refused
+  --listen :PORT binds every network interface (a warning is logged); a client gets 10 s to send
+  a whole request, and at most 64 connections are open at once.
+
+\b
+Half-saved files and pruneDelay:
+  A manifest is read once it held still for --settle. In apply mode, deletions caused by a
+  manifest change wait the Fleet's spec.pruneDelay (default 30s; 0: none) and are made only if
+  the plan made when they are due still has them; /status lists them under pendingDeletions.
 
 \b
 Examples:
@@ -47,7 +55,7 @@ Examples:
 \b
 Exit codes:
   0    stopped cleanly by SIGTERM or SIGINT (a reconcile in flight is cancelled cleanly)
-  1    could not start: bad flag, missing PATH, address in use
+  1    could not start: bad flag, missing PATH, address in use, ORC_WEBHOOK_TOKEN set but empty
 """
 
 
@@ -101,7 +109,8 @@ def parse_listen(value: str) -> tuple[str, int]:
     flag_value=DEFAULT_ADDRESS,
     default=None,
     help=f"Serve /healthz, /status, /metrics and /reconcile (alone, after PATH: "
-    f"{DEFAULT_ADDRESS}; port 0: any free port, logged at start).",
+    f"{DEFAULT_ADDRESS}; port 0: any free port, logged at start; :PORT: every interface, "
+    "with a warning).",
 )
 @click.option(
     "--status-file",

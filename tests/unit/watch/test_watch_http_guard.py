@@ -5,6 +5,7 @@ tests take about a second): slow requests are cut off, open connections are boun
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import UsageError
-from reconciler.watch import WatchMetrics, make_app
+from reconciler.watch import WatchMetrics, WatchSettings, daemon, make_app
 from reconciler.watch.http import HttpServer, all_interfaces, webhook_token
 from reconciler.watch.record import WatchRecord
 
@@ -149,3 +150,39 @@ def test_an_unset_or_real_webhook_token_is_kept() -> None:
 )
 def test_every_interface_is_recognised(host: str, every: bool) -> None:
     assert all_interfaces(host) is every
+
+
+class FakeHttp:
+    """Stands in for `HttpServer`: nothing is bound, the address asked for is reported."""
+
+    def __init__(self, app: object, host: str, port: int) -> None:
+        self.address = host, port
+
+    async def start(self) -> tuple[str, int]:
+        return self.address
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "warned"),
+    [
+        ("0.0.0.0", None, "and can trigger POST /reconcile (no ORC_WEBHOOK_TOKEN)"),
+        ("::", "s3cret", "reads /status and /metrics; use --listen 127.0.0.1:PORT"),
+        ("127.0.0.1", None, None),
+    ],
+)
+async def test_listening_on_every_interface_is_warned_about(
+    bench, caplog, monkeypatch, host: str, token: str | None, warned: str | None
+) -> None:
+    caplog.set_level(logging.INFO, logger="reconciler.watch")
+    monkeypatch.setattr(daemon, "HttpServer", FakeHttp)
+    b = bench({"a": []})
+    settings = WatchSettings((b.folder,), listen=(host, 9464), webhook_token=token)
+    await daemon._start_http(settings, b.loop, WatchMetrics(), daemon.EventLog())
+    found = [r for r in caplog.records if r.getMessage() == "http.all_interfaces"]
+    if warned is None:
+        assert found == []
+        return
+    [warning] = found
+    assert warning.levelno == logging.WARNING
+    assert warned in warning.orc_fields["message"]  # type: ignore[attr-defined]
+    assert "s3cret" not in str(warning.orc_fields)  # type: ignore[attr-defined]
