@@ -196,6 +196,8 @@ class ReconcileHooks:
 
     confirm: Callable[[Plan], bool] | None = None  # asked before applying; None: never asked
     lock: LockFactory | None = None  # the state lock, held as `ReconcileRequest.lock_scope` says
+    # The part of a plan made now to carry out: e.g. watch holds back deletions for pruneDelay.
+    hold_back: Callable[[Plan], Plan] | None = None
     on_plan: Callable[[Plan], None] = _ignore  # a plan was made now (not for a saved plan)
     on_observed: Callable[[ObservedFleet], None] = _ignore  # each probe: planning, verifying
     on_apply: Callable[[Plan], None] = _ignore  # the apply is about to start
@@ -277,6 +279,8 @@ async def run_reconcile(
             observed, made = await steps.plan(request.desired, request.targets, request.selector)
             hooks.on_observed(observed)
             hooks.on_plan(made)
+            if hooks.hold_back is not None:
+                made = hooks.hold_back(made)
         stop = _stop_before_apply(made, request)
         if stop is not None:
             return stop

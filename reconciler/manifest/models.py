@@ -43,6 +43,13 @@ def _schema_duration(value: float | str) -> float | str:
     return value
 
 
+def _schema_delay(value: float | str) -> float | str:
+    """A duration that may also be 0 (no delay)."""
+    if isinstance(value, str) or value != 0:
+        return _schema_duration(value)
+    return value
+
+
 Duration = Annotated[
     float | str,
     AfterValidator(_schema_duration),
@@ -52,6 +59,19 @@ Duration = Annotated[
             "exclusiveMinimum": 0,
             "pattern": DURATION_PATTERN,
             "description": "Seconds (30, 1.5) or a duration such as 30s, 5m, 2h, 1h30m, 500ms.",
+        }
+    ),
+]
+
+Delay = Annotated[
+    float | str,
+    AfterValidator(_schema_delay),
+    WithJsonSchema(
+        {
+            "type": ["number", "string"],
+            "minimum": 0,
+            "pattern": DURATION_PATTERN,
+            "description": "Seconds (0, 30, 1.5) or a duration such as 30s, 5m; 0: no delay.",
         }
     ),
 ]
@@ -307,6 +327,13 @@ class FleetSpec(_Strict):
         default="5m", description="How often `orc watch` re-plans without a manifest change."
     )
     safety: SafetySpec | None = Field(default=None, description="Guards against destructive plans.")
+    pruneDelay: Delay = Field(
+        default="30s",
+        description=(
+            "How long `orc watch --mode apply` holds deletions caused by a manifest change "
+            "before planning again and deleting what is still to be deleted (0: no delay)."
+        ),
+    )
 
 
 # A `kind: Fleet` document; not reconciler.Fleet, the chat API over a whole fleet.

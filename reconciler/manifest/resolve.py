@@ -58,6 +58,7 @@ def resolve_fleet(parsed: list[ParsedDocument]) -> tuple[desired.DesiredFleet, l
             max_deletions=safety.maxDeletions if safety else 10,
         ),
         name=fleet[1].metadata.name if fleet and fleet[1].metadata else "default",
+        prune_delay=_seconds(spec.pruneDelay if spec else "30s", 30.0, allow_zero=True),
     )
     return result, _conflict_diagnostics(conflicts)
 
@@ -160,9 +161,9 @@ def _smoke_tests(instance: OllamaInstance) -> list[desired.SmokeTest]:
     return tests
 
 
-def _seconds(value: float | str, fallback: float) -> float:
+def _seconds(value: float | str, fallback: float, *, allow_zero: bool = False) -> float:
     try:
-        return parse_duration(value)
+        return parse_duration(value, allow_zero=allow_zero)
     except ValueError:
         return fallback
 

@@ -64,6 +64,7 @@ def _fleet(doc: YamlDocument, fleet: FleetDocument) -> list[Diagnostic]:
     if fleet.spec is None:
         return []
     found = _duration(doc, ("spec", "interval"), fleet.spec.interval)
+    found += _duration(doc, ("spec", "pruneDelay"), fleet.spec.pruneDelay, allow_zero=True)
     defaults = fleet.spec.defaults
     if defaults is not None:
         path: FieldPath = ("spec", "defaults")
@@ -183,9 +184,11 @@ def _model_name(
     return []
 
 
-def _duration(doc: YamlDocument, path: FieldPath, value: float | str) -> list[Diagnostic]:
+def _duration(
+    doc: YamlDocument, path: FieldPath, value: float | str, *, allow_zero: bool = False
+) -> list[Diagnostic]:
     try:
-        parse_duration(value)
+        parse_duration(value, allow_zero=allow_zero)
     except ValueError as exc:
         return [doc.error(path, f"invalid {path[-1]}: {exc}")]
     return []

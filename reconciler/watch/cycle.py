@@ -2,7 +2,8 @@
 
 Invalid manifests never reach the planner: the last valid desired state stays in force and the
 diagnostics go to the log and the status. A plan refused by a guard is reported, never applied.
-In apply mode a plan with changes is carried out under the state lock; when a manual `orc apply`
+In apply mode a plan with changes is carried out under the state lock (deletions a manifest
+change caused first wait the Fleet's pruneDelay, see prunedelay.py); when a manual `orc apply`
 holds it, this cycle's apply is skipped and reported. Instances waiting out a backoff are left out
 of the cycle, so an unreachable server never holds up the others. Planning, guards, the lock
 and the apply are `reconciler.reconcile.run_reconcile`'s, as for `orc apply`.
@@ -39,6 +40,7 @@ from reconciler.reconcile import (
 )
 from reconciler.watch.logs import EventLog
 from reconciler.watch.manifests import ManifestReader
+from reconciler.watch.prunedelay import PruneDelay
 from reconciler.watch.record import CycleSummary, WatchRecord
 from reconciler.watch.results import Result
 from reconciler.watch.schedule import Backoffs, Due
@@ -70,6 +72,7 @@ class Cycle:
     wall: Callable[[], datetime]
     lock: LockFactory | None = None
     log: EventLog = field(default_factory=EventLog)
+    deletions: PruneDelay = field(default_factory=PruneDelay)
     count: int = 0
 
     async def run(self, due: Due) -> CycleSummary:
@@ -111,7 +114,7 @@ class Cycle:
         return summary
 
     async def _reconcile(self, due: Due) -> tuple[Result, str]:
-        desired = self.manifests.read(due, self.record, self.backoffs)
+        desired = await self.manifests.read(due, self.record, self.backoffs)
         if desired is None:
             return Result.INVALID, "no valid manifests have been read yet"
         targets = self._targets(desired, due)
@@ -122,13 +125,23 @@ class Cycle:
         )
         hooks = ReconcileHooks(
             lock=self.lock,
+            hold_back=(lambda made: self._hold_deletions(made, desired))
+            if self.mode is Mode.APPLY
+            else None,
             on_observed=self._absorb,
             on_apply=self._apply_started,
             on_event=self._on_event,
             on_applied=self._apply_finished,
         )
         outcome = await run_reconcile(self.reconciler, request, hooks)
-        return self._result(outcome)
+        result, message = self._result(outcome)
+        return result, self.deletions.note(message)
+
+    def _hold_deletions(self, made: Plan, desired: DesiredFleet) -> Plan:
+        """The plan less the deletions a manifest change caused, which wait (prunedelay.py)."""
+        held = self.deletions.hold(made, desired, self.clock(), self.wall())
+        self.record.pending_deletions = self.deletions.pending
+        return held
 
     def _targets(self, desired: DesiredFleet, due: Due) -> tuple[str, ...] | None:
         """The instances to reconcile: () for all, None for none."""

@@ -210,6 +210,7 @@ class Bench:
         self.lock: Callable[[], Any] | None = options.pop("lock", None)
         mode = options.pop("mode", Mode.APPLY)
         follow = options.pop("interval_from_manifests", False)
+        options.setdefault("settle", 0.0)  # test_watch_half_saved.py sets it where it matters
         self.loop = WatchLoop(
             WatchOptions((folder,), mode, Timing(**options), interval_from_manifests=follow),
             self.reconciler,
