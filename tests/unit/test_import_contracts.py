@@ -41,6 +41,7 @@ LIBRARY_CASES = [
     ("prometheus_client", "watch/http.py", "prometheus_client only in reconciler.watch.metrics"),
     ("sqlite3", "observe.py", "sqlite3 only in reconciler.state"),
     ("trustme", "cli/demo.py", "trustme only in reconciler.testing"),
+    ("pydantic", "report/units.py", "pydantic only in reconciler.manifest and reconciler.ollama"),
 ]
 
 
