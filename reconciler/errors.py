@@ -2,7 +2,8 @@
 
 Every failure the user can cause or meet is a `ReconcilerError` (or a subclass) with a message
 saying what happened, where, and what to do. The CLI's single handler prints `str(error)` on one
-line and exits with `error.exit_code`; nothing else decides exit codes (design.md §5).
+line and exits with `error.exit_code`; nothing else decides exit codes (see docs/architecture.md,
+Errors and exit codes).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Exit codes of every `orc` command (design.md §5)."""
+    """Exit codes of every `orc` command (docs/architecture.md, Errors and exit codes)."""
 
     OK = 0
     ERROR = 1
