@@ -1,7 +1,8 @@
 """Flags shared by several commands, and the small glue every command needs.
 
-Commands turn flags into values here and call one function of the layers below (style.md habit
-3); colour is decided once, from the terminal, `--no-color` and `NO_COLOR`.
+Commands turn flags into values here and call one function of the layers below (see
+docs/architecture.md, How to add a command); colour is decided once, from the terminal,
+`--no-color` and `NO_COLOR`.
 """
 
 from __future__ import annotations

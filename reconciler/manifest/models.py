@@ -1,4 +1,4 @@
-"""Typed models of the three manifest kinds, field for field as design.md §2 names them.
+"""Typed models of the three manifest kinds, field for field as the manifests spell them.
 
 These pydantic models are the single source of the manifest format: the JSON Schema under
 `schemas/` is generated from them (`orc schema`), and documents that pass the schema are turned

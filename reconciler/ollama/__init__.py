@@ -1,6 +1,6 @@
 """The async client for one Ollama server: the only package of the project that imports httpx.
 
-`OllamaClient` speaks the API of shared/reference/ollama-api.md and returns typed results;
+`OllamaClient` speaks the API of docs/ollama-api.md and returns typed results;
 every failure is an `OllamaError` that says what happened, where, what to do, and whether a
 retry may help (`transient`).
 """

@@ -1,6 +1,6 @@
 """`OllamaClient`: the async client for one Ollama server, the only way the project talks to one.
 
-Each method is one endpoint of shared/reference/ollama-api.md, returns typed results, and raises
+Each method is one endpoint of docs/ollama-api.md, returns typed results, and raises
 only `OllamaError`s. Streams (pull, create, chat, generate) are async iterators that end only
 after the server's final line (`success`, or `done: true`); anything short of that is a
 transient `ProtocolError`, so a cut connection is never mistaken for a finished pull.

@@ -2,7 +2,7 @@
 
 Three sources: an HTTP error reply (status and body), an `{"error": ...}` line inside a stream
 that started fine (HTTP 200), and an exception from httpx or the socket below it. The rules
-follow shared/reference/ollama-api.md: an empty-body 403 is Ollama's Host-header guard, a plain
+follow docs/ollama-api.md: an empty-body 403 is Ollama's Host-header guard, a plain
 text 404 is an unknown path (not a missing model), `pull model manifest: file does not exist` means
 the registry has no such model. Every text passes through the config's `Redactor`.
 """

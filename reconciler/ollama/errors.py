@@ -1,4 +1,4 @@
-"""The one error tree of the Ollama client (issue 3 §2).
+"""The one error tree of the Ollama client.
 
 Every failure of a request to an Ollama server is an `OllamaError` that says what happened, to
 which instance (and model), what to do about it, and whether it is `transient` (worth a retry).

@@ -1,6 +1,6 @@
 """Handlers of the simulator's inference endpoints: generate, chat, embed (and legacy embeddings).
 
-Checks run in Ollama's order (reference §1, `server/routes.go`): body, name, existence, unload
+Checks run in Ollama's order (Ollama's `server/routes.go`): body, name, existence, unload
 (`keep_alive: 0` with no prompt), raw-mode and thinking checks, capabilities, then load (with the
 instance's `load_delay` when the model is not in memory), then preload replies or generation.
 """
