@@ -30,6 +30,8 @@ ENDPOINT_NAMES = (
     "generate",
     "embed",
 )
+CHAT_ONLY = {"digest": False}
+"""Field metadata of settings that only chats use: a saved plan stays valid when they change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,9 @@ class DesiredInstance:
     protect: tuple[str, ...] = ()
     smoke: tuple[SmokeTest, ...] = ()
     location: SourceLocation | None = None
+    # How a `Fleet` shares chats; no plan depends on them, so they stay out of `digest()`.
+    weight: int = field(default=1, metadata=CHAT_ONLY)
+    max_concurrent: int | None = field(default=None, metadata=CHAT_ONLY)
 
     def model(self, name: ModelName) -> DesiredModel | None:
         """The declared model of that name (compared as Ollama compares names), if any."""
@@ -195,5 +200,6 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_canonical(v) for v in value]
     if hasattr(value, "__dataclass_fields__"):
-        return {k: _canonical(getattr(value, k)) for k in value.__dataclass_fields__}
+        kept = [f for f in value.__dataclass_fields__.values() if f.metadata.get("digest", True)]
+        return {f.name: _canonical(getattr(value, f.name)) for f in kept}
     return value

@@ -7,6 +7,7 @@ retry may help (`transient`).
 
 from __future__ import annotations
 
+from reconciler.ollama.chat_options import CHAT_OPTION_NAMES, ChatOptionArgs, ChatOptions
 from reconciler.ollama.client import OllamaClient
 from reconciler.ollama.config import ENDPOINT_DEFAULTS, ClientConfig, TLSConfig
 from reconciler.ollama.errors import (
@@ -42,9 +43,12 @@ from reconciler.ollama.types import (
 )
 
 __all__ = [
+    "CHAT_OPTION_NAMES",
     "ENDPOINT_DEFAULTS",
     "ChatChunk",
     "ChatMessage",
+    "ChatOptionArgs",
+    "ChatOptions",
     "ChatResult",
     "ClientConfig",
     "CreateProgress",
