@@ -139,6 +139,7 @@ class Pick:
 
     instance: DesiredInstance
     trial: bool = False
+    open: tuple[tuple[DesiredInstance, str], ...] = ()  # better ones skipped: circuit open
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +194,7 @@ class Balancer:
                     ready.append((instance, state is CircuitState.HALF_OPEN))
             if ready:
                 best, trial = min(ready, key=lambda item: self._rank(item[0], latency, tier))
-                return Pick(best, trial)
+                return Pick(best, trial, tuple(opened))
         return Full() if full else Unavailable(tuple(opened))
 
     def started(self, pick: Pick) -> None:

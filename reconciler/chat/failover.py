@@ -1,4 +1,8 @@
-"""The failover loop: try the candidates in order until one answers, remembering why others failed.
+"""The failover loop: try the candidates until one answers, remembering why others failed.
+
+Each try asks the fleet's `Admission` for the best instance at that moment (balanced within the
+best priority tier, never one whose circuit is open, never one already tried), so a failure of one
+chat steers the chats that start after it.
 
 `ChatStream` is what `Fleet.chat_stream` returns: iterate it for the chunks as they arrive, then
 read `result`. It fails over only while nothing has been handed to the caller: once a chunk went
@@ -11,23 +15,26 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 
+from reconciler.chat.admission import Admission, Lease
 from reconciler.chat.attempt import Attempt, ChatRequest
+from reconciler.chat.balance import Balancer
 from reconciler.chat.result import (
     ChatError,
     ChatFailed,
     Failover,
     FleetChatResult,
     NoInstanceAvailable,
+    counts_against,
     fails_over,
+    failure_reason,
 )
-from reconciler.chat.selection import Selection
+from reconciler.chat.selection import PassedOver, Selection
 from reconciler.errors import SecretError
 from reconciler.manifest.desired import DesiredInstance
-from reconciler.ollama import ChatChunk, OllamaClient, OllamaError
+from reconciler.ollama import ChatChunk, OllamaClient, OllamaError, OllamaUnreachable
 
 Select = Callable[[], Awaitable[Selection]]
 ClientFor = Callable[[DesiredInstance], OllamaClient]
-OnFailure = Callable[[DesiredInstance, OllamaError], None]
 
 
 class ChatStream:
@@ -35,7 +42,8 @@ class ChatStream:
 
     `instance` names the instance answering once the first chunk has arrived; `failovers` grows
     as instances fail. It is iterated once (a second loop sees no more chunks); a caller that
-    stops early should `await stream.aclose()` to release the connection at once.
+    stops early should `await stream.aclose()` to release the connection at once. Without an
+    `admission` (a fleet's), the candidates are tried in their order, with circuits of its own.
     """
 
     def __init__(
@@ -45,8 +53,8 @@ class ChatStream:
         select: Select,
         client_for: ClientFor,
         clock: Callable[[], float],
-        on_failure: OnFailure | None = None,
         restart_after_output: bool = False,
+        admission: Admission | None = None,
     ) -> None:
         self.request = request
         self.instance: str | None = None
@@ -54,7 +62,8 @@ class ChatStream:
         self._select = select
         self._client_for = client_for
         self._clock = clock
-        self._on_failure = on_failure
+        self._admission = admission or Admission(Balancer(clock, policy="first"))
+        self._passed: list[PassedOver] = []
         self._restart = restart_after_output
         self._result: FleetChatResult | None = None
         self._chunks: AsyncGenerator[ChatChunk, None] | None = None
@@ -81,37 +90,69 @@ class ChatStream:
 
     async def _run(self) -> AsyncGenerator[ChatChunk, None]:
         selection = await self._select()
-        for instance in selection.candidates:
+        tried: list[str] = []
+        skipped: list[PassedOver] = []
+        while True:
+            admitted = await self._admission.admit(selection.candidates, selection.latency, tried)
+            if not isinstance(admitted, Lease):
+                skipped.extend(admitted)
+                break
+            instance = admitted.instance
+            tried.append(instance.name)
+            skipped.extend(_open(admitted))
+            self._passed = [*selection.passed_over, *skipped]
             try:
-                attempt = Attempt(instance, self._client_for(instance), self.request, self._clock)
-            except (SecretError, OllamaError) as exc:  # the instance's settings are unusable
-                self.failovers.append(Failover.from_error(instance, exc))
-                continue
-            try:
-                async with aclosing(attempt.run()) as chunks:
+                async with aclosing(self._attempt(admitted)) as chunks:
                     async for chunk in chunks:
-                        self.instance = instance.name
                         yield chunk
-            except OllamaError as exc:
-                if not fails_over(exc) or (attempt.delivered and not self._restart):
-                    raise ChatFailed(exc, self.failovers) from exc
-                self.failovers.append(Failover.from_error(instance, exc))
-                self.instance = None
-                if self._on_failure is not None:
-                    self._on_failure(instance, exc)
-                continue
-            self._result = attempt.result(_moved_past(selection, instance, self.failovers))
+            finally:
+                self._admission.release(admitted)
+            if self._result is not None:
+                return
+        passed = sorted([*selection.passed_over, *skipped], key=lambda p: p.priority)
+        raise NoInstanceAvailable(selection.model, passed, self.failovers)
+
+    async def _attempt(self, lease: Lease) -> AsyncGenerator[ChatChunk, None]:
+        """One instance's try; sets `_result` when it answered, records why when it failed."""
+        instance, balancer = lease.instance, self._admission.balancer
+        try:
+            attempt = Attempt(instance, self._client_for(instance), self.request, self._clock)
+        except (SecretError, OllamaError) as exc:  # the instance's settings are unusable
+            self.failovers.append(Failover.from_error(instance, exc))
             return
-        raise NoInstanceAvailable(selection.model, selection.passed_over, self.failovers)
+        answered = False
+        try:
+            async with aclosing(attempt.run()) as chunks:
+                async for chunk in chunks:
+                    if not answered:
+                        answered = True
+                        balancer.answered(instance.name, attempt.waited)
+                    self.instance = instance.name
+                    yield chunk
+        except OllamaError as exc:
+            if counts_against(exc):
+                at_once = isinstance(exc, OllamaUnreachable)
+                balancer.failed(instance.name, failure_reason(exc), at_once=at_once)
+            if not fails_over(exc) or (attempt.delivered and not self._restart):
+                raise ChatFailed(exc, self.failovers) from exc
+            self.failovers.append(Failover.from_error(instance, exc))
+            self.instance = None
+            return
+        self._result = attempt.result(_moved_past(self._passed, instance, self.failovers))
+
+
+def _open(lease: Lease) -> list[PassedOver]:
+    """The better instances skipped on the way to `lease` because their circuit is open."""
+    return [PassedOver(i.name, i.priority, reason, "circuit open") for i, reason in lease.pick.open]
 
 
 def _moved_past(
-    selection: Selection, served: DesiredInstance, failed: list[Failover]
+    passed: list[PassedOver], served: DesiredInstance, failed: list[Failover]
 ) -> list[Failover]:
     """The instances the chat moved past: those tried, and those down that would have come first."""
     down = [
         Failover.from_passed_over(p)
-        for p in selection.passed_over
+        for p in passed
         if p.health is not None and p.priority <= served.priority
     ]
     return sorted([*down, *failed], key=lambda f: f.priority)

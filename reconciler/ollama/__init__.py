@@ -7,7 +7,7 @@ retry may help (`transient`).
 
 from __future__ import annotations
 
-from reconciler.ollama.chat_options import CHAT_OPTION_NAMES, ChatOptionArgs, ChatOptions
+from reconciler.ollama.chat_options import ChatOptionArgs, ChatOptions
 from reconciler.ollama.client import OllamaClient
 from reconciler.ollama.config import ENDPOINT_DEFAULTS, ClientConfig, TLSConfig
 from reconciler.ollama.errors import (
@@ -19,6 +19,7 @@ from reconciler.ollama.errors import (
     OllamaTLSError,
     OllamaUnauthorized,
     OllamaUnreachable,
+    PoolExhausted,
     ProtocolError,
     RequestRejected,
     ServerBusy,
@@ -43,7 +44,6 @@ from reconciler.ollama.types import (
 )
 
 __all__ = [
-    "CHAT_OPTION_NAMES",
     "ENDPOINT_DEFAULTS",
     "ChatChunk",
     "ChatMessage",
@@ -67,6 +67,7 @@ __all__ = [
     "OllamaTimeout",
     "OllamaUnauthorized",
     "OllamaUnreachable",
+    "PoolExhausted",
     "ProtocolError",
     "PullProgress",
     "RequestRejected",

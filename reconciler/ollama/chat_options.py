@@ -9,7 +9,7 @@ methods keep their keyword form (`client.chat(model, messages, system="...")`) a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from reconciler.ollama.payloads import KeepAlive
@@ -49,7 +49,3 @@ class ChatOptions:
             think=self.think,
             format=self.format,
         )
-
-
-CHAT_OPTION_NAMES = tuple(f.name for f in fields(ChatOptions))
-"""The names of the five options, in declaration order."""
