@@ -10,6 +10,7 @@ latency. Only when every instance of a tier is full or open does the next tier g
 A circuit opens after `threshold` consecutive failures (a refused connection opens it at once:
 the next request would be refused too), stays open for a cool-down that doubles at each failed
 trial, then lets exactly one trial request through (half-open); that request's success closes it.
+While it is open, only the trial decides: requests sent before it opened may still answer.
 """
 
 from __future__ import annotations
@@ -203,9 +204,12 @@ class Balancer:
         if pick.trial:
             self.circuit(pick.instance.name).trial = True
 
-    def answered(self, name: str, seconds: float) -> None:
-        """The instance's first chunk arrived after `seconds`: close its circuit, learn its pace."""
-        self.circuit(name).succeeded()
+    def answered(self, name: str, seconds: float, *, trial: bool = False) -> None:
+        """The instance's first chunk arrived after `seconds`: learn its pace; close its circuit
+        unless it is open and this was not its trial (a request from before it opened)."""
+        circuit = self.circuit(name)
+        if circuit.opened_at is None or (trial and circuit.trial):
+            circuit.succeeded()
         load = self.load(name)
         load.ttft = seconds if load.ttft is None else _blend(load.ttft, seconds, self.smoothing)
 

@@ -126,7 +126,7 @@ class ChatStream:
                 async for chunk in chunks:
                     if not answered:
                         answered = True
-                        balancer.answered(instance.name, attempt.waited)
+                        balancer.answered(instance.name, attempt.waited, trial=lease.pick.trial)
                     self.instance = instance.name
                     yield chunk
         except OllamaError as exc:

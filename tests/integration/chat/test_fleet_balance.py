@@ -195,7 +195,8 @@ async def test_an_overloaded_server_answering_busy_sheds_load_to_its_peer(
     open_fleet: Callable[..., Fleet], closing: list[Fleet]
 ) -> None:
     sim = make_sim(sim_config("gpu-a", parallel=2, max_queue=0), sim_config("gpu-b"))
-    fleet = open_fleet(sim, instance("gpu-a"), instance("gpu-b"))
+    slow_trials = CircuitPolicy(cool_down=60.0)
+    fleet = open_fleet(sim, instance("gpu-a"), instance("gpu-b"), circuit=slow_trials)
     closing.append(fleet)
     await fleet.status()
     results = await chat_many(fleet, 24)

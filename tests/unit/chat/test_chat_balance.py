@@ -139,7 +139,9 @@ def test_after_the_cool_down_exactly_one_trial_goes_and_its_success_closes() -> 
     balancer.started(trial)
     after = start(balancer, [A, B], 3)
     assert after == {"b": 3}  # nobody waits on the instance during its trial
-    balancer.answered("a", 0.2)
+    balancer.answered("a", 0.3)  # a request from before the circuit opened: no verdict
+    assert balancer.circuit("a").state(clock.now) is CircuitState.OPEN
+    balancer.answered("a", 0.2, trial=True)
     assert balancer.circuit("a").state(clock.now) is CircuitState.CLOSED
     assert start(balancer, [A, B], 2)["a"] >= 1
 
@@ -191,5 +193,5 @@ def test_the_snapshot_shows_load_and_circuits() -> None:
     "kwargs", [{"threshold": 0}, {"cool_down": 0}, {"cool_down": 5, "max_cool_down": 1}]
 )
 def test_unusable_circuit_policies_are_refused(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be"):
         CircuitPolicy(**kwargs)  # type: ignore[arg-type]
