@@ -33,11 +33,12 @@ HELP = """Chat with a model on the best available instance, or smoke-test the wh
 
 \b
 One chat (--model): the candidates are the enabled, healthy instances that have the model and
-whose model can chat (an embedding model never can); the lowest priority number goes first, then
-the fastest. When an instance is unreachable, times out, is busy, fails (5xx) or has a problem
-of its own (credentials, TLS, model missing), the next one is tried; a request the server refuses
-(400) stops. The reply is streamed as it arrives, then one
-line says which instance answered, the time to the first token, the total time, tokens/s and the
+whose model can chat (an embedding model never can); the lowest priority number goes first, and
+within it the instance chosen as the Python API chooses (spec.weight, then the fastest). When an
+instance is unreachable, times out, is busy, fails (5xx) or has a problem of its own
+(credentials, TLS, model missing), the next one is tried; a request the server refuses (400)
+stops. The reply is streamed as it arrives, then one line says which instance answered, the time
+to the first token, the total time, tokens/s and the
 failovers. --instance uses that one instance only.
 
 \b

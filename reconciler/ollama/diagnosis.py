@@ -26,6 +26,7 @@ from reconciler.ollama.errors import (
     OllamaTLSError,
     OllamaUnauthorized,
     OllamaUnreachable,
+    PoolExhausted,
     ProtocolError,
     RequestRejected,
     ServerBusy,
@@ -219,7 +220,8 @@ def _timeout(call: Call, exc: BaseException, *, connect: float, read: float) -> 
     if isinstance(exc, httpx.ConnectTimeout):
         summary = f"could not connect to {call.url} within {connect:g}s"
     elif isinstance(exc, httpx.PoolTimeout):
-        summary = f"no free connection to {call.url} within {read:g}s"
+        summary = f"no free connection to {call.url} within {read:g}s: all pooled connections busy"
+        return call.fail(PoolExhausted, summary)
     elif isinstance(exc, httpx.WriteTimeout):
         summary = f"sending the request to {call.url} took longer than {read:g}s"
     else:

@@ -99,6 +99,16 @@ class ServerBusy(OllamaError):
     default_hint = "the server's request queue is full; retry later"
 
 
+class PoolExhausted(OllamaError):
+    """Every pooled connection to the server was in use for the whole wait: a local limit.
+
+    It says nothing about the server's health; another attempt, or another instance, may do.
+    """
+
+    transient = True
+    default_hint = "send fewer requests at once, or raise the instance's spec.maxConcurrent"
+
+
 class ServerError(OllamaError):
     """The server failed (5xx other than 503, or an error line inside a stream)."""
 

@@ -53,7 +53,9 @@ async def generate(ctx: SimContext, request: Request, body: bytes) -> Response:
     run = output.Run(
         ctx, model, raw, started_ns=started, load_ns=load_ns, keep_alive=keep_alive, chat=False
     )
-    return await respond(run.events(ask), stream=req.get("stream", True), combine=run.combine)
+    await ctx.slots.enter()
+    events = ctx.slots.holding(run.events(ask))
+    return await respond(events, stream=req.get("stream", True), combine=run.combine)
 
 
 async def chat(ctx: SimContext, request: Request, body: bytes) -> Response:
@@ -81,7 +83,9 @@ async def chat(ctx: SimContext, request: Request, body: bytes) -> Response:
     run = output.Run(
         ctx, model, raw, started_ns=started, load_ns=load_ns, keep_alive=keep_alive, chat=True
     )
-    return await respond(run.events(ask), stream=req.get("stream", True), combine=run.combine)
+    await ctx.slots.enter()
+    events = ctx.slots.holding(run.events(ask))
+    return await respond(events, stream=req.get("stream", True), combine=run.combine)
 
 
 async def embed(ctx: SimContext, request: Request, body: bytes) -> Response:
