@@ -17,6 +17,7 @@ from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, Ret
 from reconciler.errors import RefusedError, UsageError
 from reconciler.manifest import load_fleet
 from reconciler.manifest.desired import DesiredFleet, DesiredInstance
+from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.observe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import OllamaClient
@@ -73,6 +74,7 @@ class Reconciler:
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     parallelism: int | None = None  # instances worked on at once; default: the Fleet's
+    secrets: SecretPolicy = field(default_factory=SecretPolicy)  # where secrets may come from
 
     async def observe(self, desired: DesiredFleet) -> ObservedFleet:
         """Probe every instance of `desired` concurrently."""
@@ -82,6 +84,7 @@ class Reconciler:
             self.max_in_flight,
             self.env,
             parallelism=self.parallelism,  # probing is bounded by requests in flight
+            secrets=self.secrets,
         )
         return await observer.fleet(desired)
 
@@ -135,7 +138,7 @@ class Reconciler:
         instance = desired.instance(name)
         if instance is None:
             raise UsageError(f"the plan names instance {name!r}, which no manifest declares")
-        return self.client_factory(client_config(instance, self.env))
+        return self.client_factory(client_config(instance, self.env, self.secrets))
 
 
 def check_fresh(saved: Plan, desired: DesiredFleet, observed: ObservedFleet) -> None:

@@ -26,6 +26,7 @@ from reconciler.chat.stream import ChatStream
 from reconciler.errors import ManifestError, UsageError
 from reconciler.manifest import load_fleet
 from reconciler.manifest.desired import DesiredFleet, DesiredInstance
+from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.names import ModelName
 from reconciler.observe import ClientFactory, Observer, client_config
 from reconciler.observed import Health, ObservedFleet, ObservedInstance
@@ -43,7 +44,9 @@ class Fleet:
 
     `client_factory` builds the client of an instance from its resolved settings (tests pass
     one with a fake transport); `env` is where SecretRefs `{env: NAME}` are looked up (default
-    `os.environ`); `clock` gives monotonic seconds, for the age of observations and the timings
+    `os.environ`); `secrets` is the runner's `SecretPolicy` (default: any variable, files
+    anywhere, as for a fleet built in code; `from_paths` confines files to the manifests'
+    folders); `clock` gives monotonic seconds, for the age of observations and the timings
     of chats. Use `async with Fleet(...) as fleet` (or call `aclose()`) to close the clients.
     """
 
@@ -56,13 +59,17 @@ class Fleet:
         clock: Callable[[], float] = time.monotonic,
         max_age: float = DEFAULT_MAX_AGE,
         state: StateDir | None = None,
+        secrets: SecretPolicy | None = None,
     ) -> None:
         self.desired = desired
         self.max_age = max_age
         self._client_factory = client_factory
         self._env = env
+        self._secrets = secrets or SecretPolicy()
         self._clock = clock
-        self._observer = Observer(state=state, client_factory=client_factory, env=env)
+        self._observer = Observer(
+            state=state, client_factory=client_factory, env=env, secrets=self._secrets
+        )
         self._seen: dict[str, tuple[ObservedInstance, float]] = {}
         self._clients: dict[str, OllamaClient] = {}
 
@@ -76,9 +83,14 @@ class Fleet:
         clock: Callable[[], float] = time.monotonic,
         max_age: float = DEFAULT_MAX_AGE,
         state: StateDir | None = None,
+        secrets: SecretPolicy | None = None,
     ) -> Fleet:
-        """Load the manifests under `paths` (files or folders); raise ManifestError if invalid."""
-        loaded = load_fleet([Path(p) for p in paths])
+        """Load the manifests under `paths` (files or folders); raise ManifestError if invalid.
+
+        Secret files must be inside `paths` unless `secrets` says otherwise.
+        """
+        manifests = [Path(p) for p in paths]
+        loaded = load_fleet(manifests)
         loaded.raise_for_errors()
         if loaded.fleet is None:
             raise ManifestError("the manifests describe no fleet")
@@ -89,6 +101,7 @@ class Fleet:
             clock=clock,
             max_age=max_age,
             state=state,
+            secrets=secrets or SecretPolicy.for_manifests(manifests),
         )
 
     def __repr__(self) -> str:
@@ -218,7 +231,7 @@ class Fleet:
     def _client(self, instance: DesiredInstance) -> OllamaClient:
         client = self._clients.get(instance.name)
         if client is None:
-            client = self._client_factory(client_config(instance, self._env))
+            client = self._client_factory(client_config(instance, self._env, self._secrets))
             self._clients[instance.name] = client
         return client
 

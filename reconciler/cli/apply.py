@@ -17,6 +17,8 @@ from reconciler.cli.options import (
     parse_selector,
     paths_argument,
     run_async,
+    secret_policy,
+    secrets_dir_option,
     selection_options,
     state_dir_option,
     use_color,
@@ -50,6 +52,7 @@ class ApplySettings:
     parallelism: int | None
     lock_timeout: float
     state_dir: Path | None
+    secrets_dirs: tuple[Path, ...] = ()
 
 
 @click.command("apply", epilog=EXIT_CODES_HELP)
@@ -72,6 +75,7 @@ class ApplySettings:
     show_default=True,
     help="Seconds to wait for another apply on the same state directory to finish.",
 )
+@secrets_dir_option
 @state_dir_option
 def apply_command(
     paths: tuple[Path, ...],
@@ -81,6 +85,7 @@ def apply_command(
     selectors: tuple[str, ...],
     parallelism: int | None,
     lock_timeout: float,
+    secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
 ) -> int:
     """Make the servers match the manifests: pull, create, load and delete models.
@@ -109,6 +114,7 @@ def apply_command(
         parallelism,
         lock_timeout,
         state_dir,
+        secrets_dirs,
     )
     return run_apply(settings)
 
@@ -127,11 +133,12 @@ def run_apply(settings: ApplySettings) -> int:
             hint="pass --yes, or apply a plan saved with `orc plan --out`",
         )
     desired = load_desired(manifest_paths)
+    secrets = secret_policy(manifest_paths, settings.secrets_dirs)
     with (
         open_state(settings.state_dir) as state,
         state.lock(settings.lock_timeout, command=_command_line()),
     ):
-        reconciler = Reconciler(state=state, parallelism=settings.parallelism)
+        reconciler = Reconciler(state=state, parallelism=settings.parallelism, secrets=secrets)
         made = (
             _fresh_saved(reconciler, saved, desired)
             if saved

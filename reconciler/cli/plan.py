@@ -15,6 +15,8 @@ from reconciler.cli.options import (
     parse_selector,
     paths_argument,
     run_async,
+    secret_policy,
+    secrets_dir_option,
     selection_options,
     state_dir_option,
     use_color,
@@ -43,6 +45,7 @@ FORMATS = ("text", "json", "markdown")
 )
 @selection_options
 @parallelism_option
+@secrets_dir_option
 @state_dir_option
 def plan_command(
     paths: tuple[Path, ...],
@@ -52,6 +55,7 @@ def plan_command(
     targets: tuple[str, ...],
     selectors: tuple[str, ...],
     parallelism: int | None,
+    secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
 ) -> int:
     """Show what `orc apply` would change to make the servers match the manifests.
@@ -68,8 +72,9 @@ def plan_command(
       orc plan manifests/ --target prod-gpu-1 --detailed-exitcode
     """
     desired = load_desired(list(paths))
+    secrets = secret_policy(paths, secrets_dirs)
     with open_state(state_dir) as state:
-        reconciler = Reconciler(state=state, parallelism=parallelism)
+        reconciler = Reconciler(state=state, parallelism=parallelism, secrets=secrets)
         _, made = run_async(reconciler.plan(desired, targets, parse_selector(selectors)))
     if out is not None:
         made = replace(made, manifests=tuple(str(p.resolve()) for p in paths))
