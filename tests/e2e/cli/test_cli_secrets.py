@@ -217,6 +217,7 @@ def test_a_missing_secrets_dir_is_a_usage_error(
 
 
 @pytest.mark.usefixtures("runner_env")
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 @pytest.mark.timeout(20)
 def test_a_fifo_as_secret_file_blocks_the_instance_without_hanging(
     hostile: Hostile, tmp_path: Path, capsys: pytest.CaptureFixture[str]
