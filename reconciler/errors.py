@@ -55,6 +55,11 @@ class SecretError(ReconcilerError):
     """A SecretRef could not be resolved (missing variable or file). Never carries the value."""
 
 
+class SecretRefused(SecretError):
+    """A secret the runner's rules refuse: a variable not allowed, a file outside the manifests'
+    folders or not a small regular file, a value too short. Never carries the value."""
+
+
 class StateError(ReconcilerError):
     """The local state directory (.orc/) cannot be used."""
 

@@ -31,6 +31,7 @@ from reconciler.chat.selection import Selection, select_candidates
 from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import ManifestError, UsageError
 from reconciler.manifest import load_fleet
+from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.names import ModelName
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.ollama import ChatMessage, ChatOptionArgs, ChatOptions, OllamaClient
@@ -64,7 +65,9 @@ class Fleet:
 
     `client_factory` builds the client of an instance from its resolved settings (tests pass
     one with a fake transport); `env` is where SecretRefs `{env: NAME}` are looked up (default
-    `os.environ`); `clock` gives monotonic seconds, for the age of observations and the timings
+    `os.environ`); `secrets` is the runner's `SecretPolicy` (default: any variable, files
+    anywhere, as for a fleet built in code; `from_paths` confines files to the manifests'
+    folders); `clock` gives monotonic seconds, for the age of observations and the timings
     of chats. Use `async with Fleet(...) as fleet` (or call `aclose()`) to close the clients.
     """
 
@@ -80,13 +83,17 @@ class Fleet:
         policy: Policy = "balanced",
         circuit: CircuitPolicy | None = None,
         wait_limit: float = DEFAULT_WAIT_LIMIT,
+        secrets: SecretPolicy | None = None,
     ) -> None:
         self.desired = desired
         self.max_age = max_age
         self._client_factory = client_factory
         self._env = env
+        self._secrets = secrets or SecretPolicy()
         self._clock = clock
-        self._observer = Observer(state=state, client_factory=client_factory, env=env)
+        self._observer = Observer(
+            state=state, client_factory=client_factory, env=env, secrets=self._secrets
+        )
         self._seen: dict[str, tuple[ObservedInstance, float]] = {}
         self._probes: dict[str, asyncio.Future[ObservedInstance]] = {}
         self._clients: dict[str, OllamaClient] = {}
@@ -106,9 +113,14 @@ class Fleet:
         policy: Policy = "balanced",
         circuit: CircuitPolicy | None = None,
         wait_limit: float = DEFAULT_WAIT_LIMIT,
+        secrets: SecretPolicy | None = None,
     ) -> Fleet:
-        """Load the manifests under `paths` (files or folders); raise ManifestError if invalid."""
-        loaded = load_fleet([Path(p) for p in paths])
+        """Load the manifests under `paths` (files or folders); raise ManifestError if invalid.
+
+        Secret files must be inside `paths` unless `secrets` says otherwise.
+        """
+        manifests = [Path(p) for p in paths]
+        loaded = load_fleet(manifests)
         loaded.raise_for_errors()
         if loaded.fleet is None:
             raise ManifestError("the manifests describe no fleet")
@@ -122,6 +134,7 @@ class Fleet:
             policy=policy,
             circuit=circuit,
             wait_limit=wait_limit,
+            secrets=secrets or SecretPolicy.for_manifests(manifests),
         )
 
     def __repr__(self) -> str:
@@ -229,8 +242,8 @@ class Fleet:
         client = self._clients.get(instance.name)
         if client is None:
             pool = limit(instance) + PROBE_CONNECTIONS
-            config = replace(client_config(instance, self._env), max_connections=pool)
-            client = self._client_factory(config)
+            config = client_config(instance, self._env, self._secrets)
+            client = self._client_factory(replace(config, max_connections=pool))
             self._clients[instance.name] = client
         return client
 

@@ -108,6 +108,8 @@ def health_label(seen: ObservedInstance) -> str | None:
         return None
     if seen.reason == "SecretMissing":
         return "secret missing"
+    if seen.reason == "SecretRefused":
+        return "secret refused"
     return _LABELS.get(seen.health, seen.health.value.lower())
 
 
