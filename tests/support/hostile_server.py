@@ -51,13 +51,14 @@ class Seen:
 
 @dataclass(frozen=True)
 class Reply:
-    """What to send back; `drip` sends the whole reply (status line too) one byte per `drip`
-    seconds."""
+    """What to send back; `drip` sends the reply one byte per `drip` seconds: all of it, status
+    line included, or only the body after prompt headers (`drip_body`)."""
 
     status: int = 200
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
     drip: float | None = None
+    drip_body: bool = False
 
     def encode(self) -> bytes:
         """The raw HTTP/1.1 reply; the connection closes after it."""
@@ -93,7 +94,7 @@ def redirect(location: str, status: int = 307) -> Responder:
     """Redirect every request to `location`; a trailing `*` stands for the request's path."""
 
     def respond(seen: Seen) -> Reply:
-        target = location[:-1] + seen.path.lstrip("/") if location.endswith("*") else location
+        target = location[:-1] + seen.path if location.endswith("*") else location
         headers = (("Location", target), ("Content-Type", "text/plain"))
         return Reply(status, b"moved", headers)
 
@@ -126,9 +127,9 @@ def echo_headers(kind: EchoKind, status: int = 400) -> Responder:
     return respond
 
 
-def dripping(responder: Responder, every: float) -> Responder:
-    """The same replies, sent one byte per `every` seconds."""
-    return lambda seen: replace(responder(seen), drip=every)
+def dripping(responder: Responder, every: float, *, body_only: bool = False) -> Responder:
+    """The same replies, sent one byte per `every` seconds (`body_only`: after prompt headers)."""
+    return lambda seen: replace(responder(seen), drip=every, drip_body=body_only)
 
 
 def ollama_routes(version: str = "0.12.6") -> dict[str, Responder]:
@@ -198,7 +199,10 @@ class HostileServer:
         if reply.drip is None:
             wfile.write(raw)
             return
-        for index in range(len(raw)):
+        start = len(raw) - len(reply.body) if reply.drip_body else 0
+        wfile.write(raw[:start])
+        wfile.flush()
+        for index in range(start, len(raw)):
             if self._stop.wait(reply.drip):
                 return
             wfile.write(raw[index : index + 1])
