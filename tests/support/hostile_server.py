@@ -273,8 +273,8 @@ class MutualTLS:
     passphrase: bytes
 
 
-def mutual_tls(folder: Path) -> MutualTLS:
-    """A server TLS context (CERT_REQUIRED) and the client files that pass or fail it."""
+def mutual_tls(folder: Path, *, require_client_cert: bool = True) -> MutualTLS:
+    """A server TLS context (CERT_REQUIRED unless told) and the client files to try on it."""
     from cryptography.hazmat.primitives import serialization
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -284,7 +284,8 @@ def mutual_tls(folder: Path) -> MutualTLS:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.configure_cert(context)
     authority.configure_trust(context)
-    context.verify_mode = ssl.CERT_REQUIRED
+    if require_client_cert:
+        context.verify_mode = ssl.CERT_REQUIRED
     paths = {name: folder / name for name in ("ca.pem", "client.pem", "client.key", "enc.key")}
     authority.cert_pem.write_to_path(str(paths["ca.pem"]))
     client.cert_chain_pems[0].write_to_path(str(paths["client.pem"]))
