@@ -2,7 +2,8 @@
 
 What a user reads when a server redirects, echoes the request headers, drips its reply, or
 demands a client certificate: the cause, named, and never any piece of a credential. The token
-comes from an environment variable and the `X-API-Key` header from a file, as in real manifests.
+comes from an environment variable and the `X-API-Key` header from a file, as in real manifests;
+`X-Session-Token` is written inline, and is masked all the same.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from tests.support.hostile_server import (
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "Wd5kP9sB3vQ7nX2jR6tY"
 API_KEY = "m4HcL8gZ1fT6qV9wK3Ds"
+SESSION = "bN7rT2xJ5pF9cW4kM8Qz"  # a plain header value, but its name says it is a credential
 TOKEN_ENV = "ORC_HOSTILE_TOKEN"
-SECRETS = (TOKEN, API_KEY)
+SECRETS = (TOKEN, API_KEY, SESSION)
 
 
 def shown_pieces(text: str) -> list[str]:
@@ -80,6 +82,7 @@ spec:
   headers:
     X-Client-ID: orc-e2e
     X-API-Key: {{file: api-key}}
+    X-Session-Token: {SESSION}
 {tls}  models: [{{name: llama3.2:3b}}]
 """,
         encoding="utf-8",
