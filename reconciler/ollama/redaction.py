@@ -70,9 +70,6 @@ class Redactor:
             else None
         )
 
-    def __bool__(self) -> bool:
-        return bool(self._anywhere) or self._words is not None
-
     def __call__(self, text: str) -> str:
         spans = list(self._spans(text))
         if not spans:
