@@ -46,6 +46,7 @@ def _instance(doc: YamlDocument, spec: InstanceSpec) -> list[Diagnostic]:
     found += _duration(doc, ("spec", "timeout"), spec.timeout)
     found += _duration(doc, ("spec", "pullTimeout"), spec.pullTimeout)
     found += check_tls(doc, ("spec", "tls"), spec.tls)
+    found += check_unverified_tls(doc, ("spec", "tls"), spec.tls, spec.url)
     if spec.auth is not None:
         found += _secret(doc, ("spec", "auth", "bearerToken"), spec.auth.bearerToken)
     found += _headers(doc, ("spec", "headers"), spec.headers)
@@ -73,6 +74,7 @@ def _fleet(doc: YamlDocument, fleet: FleetDocument) -> list[Diagnostic]:
         if defaults.pullTimeout is not None:
             found += _duration(doc, (*path, "pullTimeout"), defaults.pullTimeout)
         found += check_tls(doc, (*path, "tls"), defaults.tls)
+        found += check_unverified_tls(doc, (*path, "tls"), defaults.tls)
         found += _headers(doc, (*path, "headers"), defaults.headers)
     return found
 
@@ -125,6 +127,20 @@ def check_tls(doc: YamlDocument, path: FieldPath, tls: TLS | None) -> list[Diagn
         )
         found.append(doc.error((*path, present), f"{present} needs {missing} as well"))
     return found
+
+
+def check_unverified_tls(
+    doc: YamlDocument, path: FieldPath, tls: TLS | None, url: str | None = None
+) -> list[Diagnostic]:
+    """`verify: false` is a warning (for an instance, only when its url is https)."""
+    if tls is None or tls.verify is not False or (url and not url.lower().startswith("https:")):
+        return []
+    message = (
+        "false turns certificate checks off: anyone on the network path can pose as the "
+        "server and read its credentials"
+    )
+    hint = "set tls.caFile to the CA that signed the server's certificate instead"
+    return [doc.warning((*path, "verify"), message, hint=hint)]
 
 
 def resolve_file(directory: Path, raw: str) -> Path:

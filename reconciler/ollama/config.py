@@ -1,17 +1,20 @@
 """Settings of one Ollama server as the client needs them, already resolved (no SecretRefs).
 
 The observer builds a `ClientConfig` from a manifest instance; the client never reads manifests.
-Secret values (the bearer token, secret headers) live here only, and `Redactor` is the one place
-that knows them so that no message, repr or log line can show them.
+Secret values (the bearer token, secret headers, credential-bearing headers, the URL's password)
+live here only; `secrets()` hands them to the session's `Redactor` so that no message, repr or log
+line can show them.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from reconciler._version import __version__
 
@@ -37,6 +40,8 @@ DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_USER_AGENT = f"ollama-reconciler/{__version__}"
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@:]*(?::([^/@]*))?@")
 _MASK = "***"
+_CREDENTIAL_WORDS = ("auth", "token", "secret", "key", "pass", "cookie", "session", "credential")
+"""A header whose name contains one of these carries credentials, declared secret or not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,13 @@ class ClientConfig:
         if unknown:
             known = ", ".join(ENDPOINT_DEFAULTS)
             raise ValueError(f"unknown endpoint names {unknown}; known: {known}")
+        home = origin(self.base_url)
+        foreign = [name for name in self.endpoints if origin(self.url(name)) != home]
+        if foreign and self.secrets():
+            raise ValueError(
+                f"endpoints {sorted(foreign)} point at another server than base_url; "
+                "credentials are only ever sent to the origin of base_url"
+            )
 
     def __repr__(self) -> str:
         secret = {name.lower() for name in self.secret_headers}
@@ -112,15 +124,63 @@ class ClientConfig:
         return self.base_url.rstrip("/") + path
 
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value this config holds (token, secret headers, a password in the URL)."""
+        """Every secret value this config sends: the token, the values of secret headers and of
+        headers whose names say they carry credentials (with and without their `Bearer`/`Basic`
+        scheme), and the URL's password (alone and as the `user:password` of Basic auth)."""
         names = {name.lower() for name in self.secret_headers}
-        values = [v for k, v in self.headers.items() if k.lower() in names]
+        values: list[str] = []
+        for key, value in self.headers.items():
+            if key.lower() in names or is_credential_header(key):
+                values += _credential_parts(value)
         if self.bearer_token:
             values.append(self.bearer_token)
-        password = _USERINFO.match(self.base_url)
-        if password and password.group(2):
-            values.append(password.group(2))
-        return tuple(v for v in values if v)
+        user, password = url_credentials(self.base_url)
+        if password:
+            values += [password, unquote(password), f"{unquote(user)}:{unquote(password)}"]
+        return tuple(dict.fromkeys(v for v in values if v))
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header's name says it carries credentials (Authorization, X-API-Key, Cookie...)."""
+    lowered = name.lower()
+    return any(word in lowered for word in _CREDENTIAL_WORDS)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL: where credentials may go (ports spelt out)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return url, "", None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def url_credentials(url: str) -> tuple[str, str]:
+    """The user and password of a URL's userinfo (empty strings when absent)."""
+    found = _USERINFO.match(url)
+    if not found:
+        return "", ""
+    userinfo = found.group(0)[len(found.group(1)) : -1]
+    user, _, password = userinfo.partition(":")
+    return user, password
+
+
+def _credential_parts(value: str) -> Iterator[str]:
+    """A credential header value, its part after an auth scheme, and decoded Basic credentials."""
+    yield value
+    scheme, _, rest = value.strip().partition(" ")
+    rest = rest.strip()
+    if not rest:
+        return
+    yield rest
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(rest, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return
+        yield decoded
+        yield decoded.partition(":")[2]
 
 
 def display_url(url: str) -> str:
@@ -137,16 +197,3 @@ def display_url(url: str) -> str:
     except ValueError:  # a port that is not a number: keep the text, without credentials
         netloc = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-class Redactor:
-    """Replaces every secret value of one config in a text with `***`."""
-
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        # Longest first, so a secret that contains another one is masked whole.
-        self._secrets = tuple(sorted(set(secrets), key=len, reverse=True))
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, _MASK)
-        return text

@@ -4,19 +4,23 @@ Three sources: an HTTP error reply (status and body), an `{"error": ...}` line i
 that started fine (HTTP 200), and an exception from httpx or the socket below it. The rules
 follow docs/ollama-api.md: an empty-body 403 is Ollama's Host-header guard, a plain
 text 404 is an unknown path (not a missing model), `pull model manifest: file does not exist` means
-the registry has no such model. Every text passes through the config's `Redactor`.
+the registry has no such model. A redirect is an error that names its `Location`. Every text
+passes through the config's `Redactor`, and is masked before it is cut to length, so a server
+that echoes the request's headers shows no part of a credential.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import ssl
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 import httpx
 
-from reconciler.ollama.config import Redactor
+from reconciler.ollama.config import display_url
 from reconciler.ollama.errors import (
     ModelNameRejected,
     ModelNotFound,
@@ -32,6 +36,7 @@ from reconciler.ollama.errors import (
     ServerBusy,
     ServerError,
 )
+from reconciler.ollama.redaction import Redactor
 
 _INVALID_NAME = re.compile(
     r"(invalid model name|invalid model path|unqualified name.*|model is required"
@@ -46,6 +51,18 @@ _HOST_GUARD_HINT = (
 )
 _DNS_WORDS = ("name or service not known", "nodename nor servname", "getaddrinfo", "resolution")
 _MAX_DETAIL = 300
+_PREVIEW = 80
+_HTML_DROP = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"<[^>]*>")
+# alerts a server sends about the client's certificate: missing, untrusted or unusable
+_CLIENT_CERT_ALERTS = (
+    "CERTIFICATE_REQUIRED",
+    "PEER_DID_NOT_RETURN_A_CERTIFICATE",
+    "ALERT_UNKNOWN_CA",
+    "ALERT_BAD_CERTIFICATE",
+    "ALERT_CERTIFICATE_UNKNOWN",
+    "ALERT_CERTIFICATE_EXPIRED",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +103,13 @@ class Call:
         )
 
 
-def reply_error(call: Call, status: int, body: bytes) -> OllamaError:
-    """The error for an HTTP reply with a status of 300 or more."""
-    text, from_json = _server_message(body)
+def reply_error(
+    call: Call, status: int, body: bytes, *, location: str | None = None
+) -> OllamaError:
+    """The error for an HTTP reply with a status of 300 or more (`location`: its header)."""
+    if 300 <= status < 400:
+        return _redirected(call, status, location)
+    text, from_json = _server_message(call.redact, body)
     if status in (401, 403):
         return _unauthorized(call, status, text)
     if status == 404 and not from_json:
@@ -147,10 +168,25 @@ def classify(call: Call, status: int | None, text: str) -> OllamaError:
     return call.fail(ProtocolError, f"unexpected HTTP status {status}", status=status, detail=text)
 
 
-def transport_error(call: Call, exc: BaseException, *, connect: float, read: float) -> OllamaError:
-    """The error for an exception raised while sending or receiving (never re-raised as is)."""
+def transport_error(
+    call: Call,
+    exc: BaseException,
+    *,
+    connect: float,
+    read: float,
+    client_cert: bool = False,
+    certificate_requested: bool = False,
+) -> OllamaError:
+    """The error for an exception raised while sending or receiving (never re-raised as is).
+
+    `client_cert`: one was configured; `certificate_requested`: the server's handshake asked
+    for one (servers that demand one and get none often just drop the connection).
+    """
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return _timeout(call, exc, connect=connect, read=read)
+    refused = _client_certificate(call, exc, client_cert, certificate_requested)
+    if refused is not None:
+        return refused
     tls = _tls_cause(exc)
     if tls is not None:
         return _tls(call, tls)
@@ -169,6 +205,24 @@ def transport_error(call: Call, exc: BaseException, *, connect: float, read: flo
     if isinstance(exc, httpx.TooManyRedirects | httpx.DecodingError):
         return call.fail(ProtocolError, f"unusable reply from {call.url}: {reason}")
     return call.fail(ProtocolError, f"the request to {call.url} could not be made: {reason}")
+
+
+def late(call: Call, seconds: float, *, answered: bool) -> OllamaError:
+    """The error for an ordinary reply that had not fully arrived after `seconds`;
+    `answered`: its status line and headers had."""
+    if not answered:
+        return call.fail(OllamaTimeout, f"no reply from {call.url} within {seconds:g}s")
+    return call.fail(
+        OllamaTimeout,
+        f"the reply from {call.url} did not arrive in full within {seconds:g}s",
+        hint="raise spec.timeout if the server is just slow; it bounds the whole reply",
+    )
+
+
+def preview(call: Call, raw: bytes) -> str:
+    """The start of a reply for a message: masked first, then cut."""
+    text = call.redact(raw.decode("utf-8", "replace")).strip()
+    return text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
 
 
 def stalled(call: Call, seconds: float) -> OllamaError:
@@ -192,6 +246,47 @@ def overdue(call: Call, seconds: float) -> OllamaError:
 def protocol_error(call: Call, what: str, *, transient: bool = False) -> OllamaError:
     """The error for a reply of the wrong kind, or (transient) a stream cut short."""
     return call.fail(ProtocolError, what, transient=transient)
+
+
+def _redirected(call: Call, status: int, location: str | None) -> OllamaError:
+    if not location:
+        summary = f"{call.method} {call.url} was redirected (HTTP {status}) without a Location"
+    else:
+        target = display_url(urljoin(call.url, location.strip()))
+        summary = f"{call.method} {call.url} was redirected (HTTP {status}) to {target}"
+    return call.fail(
+        ProtocolError,
+        f"{summary}; orc follows no redirects",
+        status=status,
+        hint="put the final URL in spec.url (and in spec.endpoints) so requests go straight there",
+    )
+
+
+def _client_certificate(
+    call: Call, exc: BaseException, configured: bool, requested: bool
+) -> OllamaError | None:
+    """The error when the server wanted a client certificate, or refused the one it got."""
+    reasons = " ".join(_reason(e) for e in _causes(exc)).upper()
+    alerted = any(alert in reasons for alert in _CLIENT_CERT_ALERTS)
+    if configured and alerted:
+        return call.fail(
+            OllamaTLSError,
+            f"the server at {call.url} refused the client certificate (tls.clientCert)",
+            hint="check that tls.clientCert is signed by a CA the server trusts, has not "
+            "expired, and matches tls.clientKey",
+        )
+    if not configured and (alerted or (requested and _connection_lost(exc))):
+        return call.fail(
+            OllamaTLSError,
+            f"the server at {call.url} asked for a client certificate (mutual TLS), "
+            "and none is configured",
+            hint="set tls.clientCert and tls.clientKey to a certificate the server accepts",
+        )
+    return None
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    return isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | OSError | ssl.SSLError)
 
 
 def _unauthorized(call: Call, status: int, text: str) -> OllamaError:
@@ -282,22 +377,34 @@ def _reason(exc: BaseException) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
-def _server_message(body: bytes) -> tuple[str, bool]:
-    """The server's error text and whether it came as Ollama's JSON `{"error": ...}`."""
-    text = body.decode("utf-8", "replace").strip()
+def _server_message(redact: Redactor, body: bytes) -> tuple[str, bool]:
+    """The server's error text and whether it came as Ollama's JSON `{"error": ...}`.
+
+    Masked before anything is cut, and again after decoding (JSON or HTML escapes could hide a
+    secret from the first pass).
+    """
+    text = redact(body.decode("utf-8", "replace")).strip()
     if not text:
         return "", False
     try:
         data = json.loads(text)
     except ValueError:
-        return _shorten(text), False
+        return _shorten(redact(_plain_text(text))), False
     if isinstance(data, dict):
         error = data.get("error")
         if isinstance(error, str):
-            return error, True
+            return redact(error), True
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"]), True
+            return redact(str(error["message"])), True
     return _shorten(text), False
+
+
+def _plain_text(text: str) -> str:
+    """An HTML page as its words on one line; any other text as it is."""
+    if not text.startswith("<") or not _HTML_TAG.search(text):
+        return text
+    words = _HTML_TAG.sub(" ", _HTML_DROP.sub(" ", text))
+    return " ".join(html.unescape(words).split())
 
 
 def _shorten(text: str) -> str:

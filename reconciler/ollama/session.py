@@ -4,28 +4,47 @@ Builds the connection settings once (headers with the bearer token, TLS context,
 reuses connections for every call, and makes sure that whatever goes wrong leaves as an
 `OllamaError`: error statuses through `diagnosis.reply_error`, exceptions through
 `diagnosis.transport_error`. Streams are read by `streaming.read_objects`.
+
+Redirects are never followed: a redirect to another host would carry the credentials there and
+make plans describe the wrong server, so it is an error naming the `Location`. `timeout` bounds a
+whole ordinary reply, not just each read, so a server that drips bytes cannot stall a command.
+httpx's own loggers stay at WARNING: their request lines would show URLs as given.
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import json
 import logging
-import ssl
 import time
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from reconciler.ollama.config import ClientConfig, Redactor, display_url
-from reconciler.ollama.diagnosis import Call, protocol_error, reply_error, transport_error
-from reconciler.ollama.errors import OllamaError, OllamaTLSError, RequestRejected
+from reconciler.ollama.config import ClientConfig, display_url
+from reconciler.ollama.diagnosis import (
+    Call,
+    late,
+    preview,
+    protocol_error,
+    reply_error,
+    transport_error,
+)
+from reconciler.ollama.errors import OllamaError, RequestRejected
+from reconciler.ollama.redaction import Redactor
 from reconciler.ollama.streaming import Limits, read_objects, within
+from reconciler.ollama.tls import (
+    HandshakeNotes,
+    ssl_context,
+    warn_if_unverified,
+    watching_handshakes,
+)
 
 logger = logging.getLogger("reconciler.ollama")
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 METHODS: Mapping[str, str] = {
     "health": "GET",
@@ -50,14 +69,16 @@ class Session:
         self._http = httpx.AsyncClient(
             headers=_headers(config),
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
-            verify=True if transport is not None else _tls_context(config),
+            verify=True if transport is not None else ssl_context(config),
             transport=transport,
-            follow_redirects=True,
+            follow_redirects=False,
             limits=httpx.Limits(
                 max_connections=config.max_connections,
                 max_keepalive_connections=config.max_connections,
             ),
         )
+        if transport is None:
+            warn_if_unverified(config)
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
@@ -81,18 +102,32 @@ class Session:
     async def fetch(
         self, call: Call, body: Mapping[str, Any] | None = None, *, limit: float | None = None
     ) -> bytes:
-        """Send one request and return the body of its 2xx reply; raise an OllamaError else."""
+        """Send one request and return the body of its 2xx reply; raise an OllamaError else.
+
+        The whole reply, connecting included, must arrive within `limit` (default `timeout`).
+        """
         seconds = self.config.timeout if limit is None else limit
         start = time.perf_counter()
-        try:
-            response = await self._http.request(
-                call.method,
-                self.config.url(call.endpoint),
-                json=body,
-                timeout=httpx.Timeout(seconds, connect=self.config.connect_timeout),
-            )
-        except TRANSPORT_ERRORS as exc:
-            raise self._failure(call, exc, seconds) from exc
+        deadline = asyncio.timeout(seconds)
+        response: httpx.Response | None = None
+        with watching_handshakes() as notes:
+            try:
+                async with deadline:
+                    request = self._http.build_request(
+                        call.method,
+                        self.config.url(call.endpoint),
+                        json=body,
+                        timeout=httpx.Timeout(seconds, connect=self.config.connect_timeout),
+                    )
+                    response = await self._http.send(request, stream=True)
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+            except TRANSPORT_ERRORS as exc:  # TimeoutError, the deadline's, is an OSError
+                if deadline.expired():
+                    raise late(call, seconds, answered=response is not None) from exc
+                raise self._failure(call, exc, seconds, notes) from exc
         logger.debug(
             "%s: %s %s -> %d in %.0f ms",
             call.instance,
@@ -102,7 +137,8 @@ class Session:
             (time.perf_counter() - start) * 1000,
         )
         if response.status_code >= 300:
-            raise reply_error(call, response.status_code, response.content)
+            location = response.headers.get("location")
+            raise reply_error(call, response.status_code, response.content, location=location)
         return response.content
 
     async def fetch_json(
@@ -113,8 +149,8 @@ class Session:
         try:
             return json.loads(raw)
         except ValueError as exc:
-            preview = raw[:80].decode("utf-8", "replace").strip() or "an empty body"
-            raise protocol_error(call, f"the reply is not JSON: {preview!r}") from exc
+            shown = preview(call, raw) or "an empty body"
+            raise protocol_error(call, f"the reply is not JSON: {shown!r}") from exc
 
     async def stream(
         self, call: Call, body: Mapping[str, Any], *, limits: Limits
@@ -127,27 +163,39 @@ class Session:
         timeout = httpx.Timeout(
             self.config.timeout, connect=self.config.connect_timeout, read=limits.inactivity
         )
+        notes = HandshakeNotes()
         try:
             request = self._http.build_request(
                 call.method, self.config.url(call.endpoint), json=body, timeout=timeout
             )
-            response = await within(call, limits, self._http.send(request, stream=True))
+            with watching_handshakes() as notes:
+                response = await within(call, limits, self._http.send(request, stream=True))
             status = response.status_code
             logger.debug("%s: %s %s -> %d, streaming", call.instance, call.method, call.url, status)
             try:
                 if response.status_code >= 300:
                     raw = await within(call, limits, response.aread())
-                    raise reply_error(call, response.status_code, raw)
+                    location = response.headers.get("location")
+                    raise reply_error(call, response.status_code, raw, location=location)
                 async with aclosing(read_objects(call, response, limits)) as items:
                     async for item in items:
                         yield item
             finally:
                 await response.aclose()
         except TRANSPORT_ERRORS as exc:
-            raise self._failure(call, exc, limits.inactivity) from exc
+            raise self._failure(call, exc, limits.inactivity, notes) from exc
 
-    def _failure(self, call: Call, exc: BaseException, read: float) -> OllamaError:
-        return transport_error(call, exc, connect=self.config.connect_timeout, read=read)
+    def _failure(
+        self, call: Call, exc: BaseException, read: float, notes: HandshakeNotes
+    ) -> OllamaError:
+        return transport_error(
+            call,
+            exc,
+            connect=self.config.connect_timeout,
+            read=read,
+            client_cert=self.config.tls.client_cert is not None,
+            certificate_requested=notes.certificate_requested,
+        )
 
 
 def _headers(config: ClientConfig) -> dict[str, str]:
@@ -171,44 +219,3 @@ def _headers(config: ClientConfig) -> dict[str, str]:
 def _sendable(text: str) -> bool:
     """Visible ASCII, spaces and tabs only (RFC 9110 field values); nothing httpx would quote."""
     return all(c == "\t" or " " <= c <= "~" for c in text)
-
-
-@functools.lru_cache(maxsize=2)
-def _system_context(verify: bool) -> ssl.SSLContext:
-    """The system CAs' context, shared: loading them costs ~20 ms of CPU per client."""
-    return httpx.create_ssl_context(verify=verify)
-
-
-def _tls_context(config: ClientConfig) -> ssl.SSLContext:
-    tls = config.tls
-    if tls.ca_file is not None:
-        try:
-            context = ssl.create_default_context(cafile=str(tls.ca_file))
-        except (OSError, ValueError) as exc:
-            raise _tls_file_error(config, "tls.caFile", tls.ca_file, exc) from exc
-    elif tls.client_cert is None:
-        context = _system_context(tls.verify)
-    else:
-        context = httpx.create_ssl_context(verify=tls.verify)
-    if not tls.verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if tls.client_cert is not None:
-        key = str(tls.client_key) if tls.client_key is not None else None
-        try:
-            context.load_cert_chain(str(tls.client_cert), key)
-        except (OSError, ValueError) as exc:
-            field = "tls.clientCert/clientKey"
-            raise _tls_file_error(config, field, tls.client_cert, exc) from exc
-    return context
-
-
-def _tls_file_error(
-    config: ClientConfig, field: str, path: Path, exc: BaseException
-) -> OllamaTLSError:
-    reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
-    return OllamaTLSError(
-        f"cannot use {field} {path}: {reason}",
-        instance=config.instance,
-        hint=f"{field} must name readable PEM files",
-    )

@@ -18,7 +18,14 @@ from typing import Any, TypeVar
 
 import httpx
 
-from reconciler.ollama.diagnosis import Call, overdue, protocol_error, stalled, stream_error
+from reconciler.ollama.diagnosis import (
+    Call,
+    overdue,
+    preview,
+    protocol_error,
+    stalled,
+    stream_error,
+)
 
 T = TypeVar("T")
 
@@ -90,9 +97,8 @@ def decode_line(
             raise protocol_error(
                 call, "the reply stream was cut off in the middle of a line", transient=True
             ) from exc
-        preview = line[:80].decode("utf-8", "replace").strip()
         what = "the reply" if first else "a line of the reply"
-        raise protocol_error(call, f"{what} is not JSON: {preview!r}") from exc
+        raise protocol_error(call, f"{what} is not JSON: {preview(call, line)!r}") from exc
     if not isinstance(item, dict):
         raise protocol_error(
             call, f"a line of the reply is not a JSON object: {type(item).__name__}"

@@ -29,7 +29,13 @@ def orc(*args: str) -> subprocess.CompletedProcess[str]:
 def test_valid_fleets_exit_zero_with_a_summary() -> None:
     done = orc("validate", "tests/manifests/valid/selectors", "tests/manifests/valid/minimal")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout == "Valid: 4 files, 4 instances, 3 model sets, 0 warnings.\n"
+    assert done.stdout == (
+        "tests/manifests/valid/selectors/instances.yaml:9:17: warning: spec.tls.verify: false "
+        "turns certificate checks off: anyone on the network path can pose as the server and "
+        "read its credentials (set tls.caFile to the CA that signed the server's certificate "
+        "instead)\n"
+        "Valid: 4 files, 4 instances, 3 model sets, 1 warning.\n"
+    )
 
 
 def test_every_invalid_manifest_is_reported_as_json_with_exit_one() -> None:

@@ -59,7 +59,7 @@ def test_repr_masks_the_token_and_secret_headers_only() -> None:
     assert "pw" not in text
     assert "'X-Client-ID': 'coder'" in text
     assert "'X-API-Key': '***'" in text
-    assert set(config.secrets()) == {"t0k3n", "k3y", "pw"}
+    assert set(config.secrets()) == {"t0k3n", "k3y", "pw", "u:pw"}  # u:pw: the Basic credentials
 
 
 def test_the_public_api_is_pinned() -> None:
