@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, RetryPolicy
 from reconciler.errors import RefusedError, UsageError
@@ -21,7 +23,7 @@ from reconciler.observe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, c
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import OllamaClient
 from reconciler.plan import Action, Plan, guards, plan
-from reconciler.state import HistoryRecord, StateDir
+from reconciler.state import HistoryRecord, LockHolder, ServerLocks, StateDir, lock_dir_path
 
 
 def load_desired(paths: Sequence[Path]) -> DesiredFleet:
@@ -190,6 +192,38 @@ def planned_instances(saved: Plan, desired: DesiredFleet) -> DesiredFleet:
     names = {ip.instance for ip in saved.instances if ip.actions}
     kept: tuple[DesiredInstance, ...] = tuple(i for i in desired.instances if i.name in names)
     return replace(desired, instances=kept)
+
+
+def lock_servers(
+    made: Plan, desired: DesiredFleet, timeout: float, command: str
+) -> AbstractContextManager[list[LockHolder]]:
+    """Hold the machine-wide lock of every server the plan changes, so that no other apply,
+    from any working copy, changes one of them at the same time (see `ServerLocks`)."""
+    keys: set[str] = set()
+    for ip in made.instances:
+        instance = desired.instance(ip.instance)
+        if ip.actions and instance is not None:
+            keys.add(server_key(instance.url))
+    return ServerLocks(lock_dir_path()).acquire(keys, timeout, command)
+
+
+def server_key(url: str) -> str:
+    """One spelling per server: `HTTP://User:pw@GPU-1/` → `http://gpu-1:80`.
+
+    Scheme and host lower-cased, credentials dropped, the scheme's default port made explicit,
+    trailing slashes of the path removed.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    try:
+        port = str(parts.port or {"http": 80, "https": 443}.get(scheme) or "")
+    except ValueError:  # not a number: keep it as written, it names the server all the same
+        port = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+    authority = f"{host}:{port}" if port else host
+    return f"{scheme}://{authority}{parts.path.rstrip('/')}"
 
 
 def _history(results: Sequence[ActionResult], started: str) -> list[HistoryRecord]:

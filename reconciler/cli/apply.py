@@ -31,6 +31,7 @@ from reconciler.reconcile import (
     check_fresh,
     check_saved_actions,
     load_desired,
+    lock_servers,
     planned_instances,
 )
 from reconciler.report import render_plan_text
@@ -70,7 +71,10 @@ class ApplySettings:
     type=click.FloatRange(min=0),
     default=0.0,
     show_default=True,
-    help="Seconds to wait for another apply on the same state directory to finish.",
+    help=(
+        "Seconds to wait for another apply on the same state directory, or on one of the"
+        " same servers, to finish."
+    ),
 )
 @state_dir_option
 def apply_command(
@@ -139,7 +143,8 @@ def run_apply(settings: ApplySettings) -> int:
         )
         if made is None:
             return int(ExitCode.OK)
-        return _carry_out(reconciler, made, desired, settings, state)
+        with lock_servers(made, desired, settings.lock_timeout, _command_line()):
+            return _carry_out(reconciler, made, desired, settings, state)
 
 
 def _saved_plan(paths: tuple[Path, ...]) -> tuple[Plan | None, list[Path]]:

@@ -63,7 +63,8 @@ class FleetReconciler(Protocol):
     ) -> ApplyResult: ...
 
 
-LockFactory = Callable[[], AbstractContextManager[object]]
+# The locks an apply of this plan needs (the state directory's, the servers' it changes).
+LockFactory = Callable[[Plan, DesiredFleet], AbstractContextManager[object]]
 _RESULTS = {ExitCode.OK: Result.APPLIED, ExitCode.PARTIAL: Result.PARTIAL}
 
 
@@ -189,7 +190,7 @@ class Cycle:
         with ExitStack() as held:
             if self.lock is not None:
                 try:
-                    held.enter_context(self.lock())
+                    held.enter_context(self.lock(made, desired))
                 except RefusedError as exc:
                     self.log.warning("apply.skipped", reason="locked", message=str(exc))
                     return Result.LOCKED, f"apply skipped: {exc}"

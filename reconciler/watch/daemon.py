@@ -9,16 +9,19 @@ for a reconcile now.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from reconciler.errors import UsageError
-from reconciler.reconcile import Reconciler
+from reconciler.manifest.desired import DesiredFleet
+from reconciler.plan import Plan
+from reconciler.reconcile import Reconciler, lock_servers
 from reconciler.state import StateDir, state_dir_path
 from reconciler.watch.cycle import Mode
 from reconciler.watch.http import HttpServer, make_app
@@ -63,14 +66,18 @@ def run_watch(settings: WatchSettings, stream: TextIO | None = None) -> int:
 async def _serve(settings: WatchSettings) -> int:
     stop = asyncio.Event()
     log = EventLog()
-    with StateDir(state_dir_path(settings.state_dir)) as state:
+
+    def warn(message: str) -> None:
+        log.warning("state.degraded", message=message)
+
+    with StateDir(state_dir_path(settings.state_dir), warn=warn) as state:
         metrics = WatchMetrics()
         watch = WatchLoop(
             _options(settings),
             Reconciler(state=state, parallelism=settings.parallelism),
             changes=manifest_changes(settings.paths, stop),
             stop=stop,
-            lock=lambda: state.lock(0.0, command="orc watch"),
+            lock=lambda made, desired: _apply_locks(state, made, desired),
             listeners=_listeners(settings, metrics),
         )
         http = await _start_http(settings, watch, metrics, log)
@@ -90,6 +97,14 @@ async def _serve(settings: WatchSettings) -> int:
                 await http.stop()
     log.info("watch.stopped")
     return 0
+
+
+@contextlib.contextmanager
+def _apply_locks(state: StateDir, made: Plan, desired: DesiredFleet) -> Iterator[None]:
+    """The state directory's lock, then the locks of the servers the plan changes; a manual
+    apply holding either makes this cycle skip its apply."""
+    with state.lock(0.0, command="orc watch"), lock_servers(made, desired, 0.0, "orc watch"):
+        yield
 
 
 def _options(settings: WatchSettings) -> WatchOptions:
