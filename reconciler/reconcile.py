@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, RetryPolicy
 from reconciler.desired import DesiredFleet, DesiredInstance
@@ -35,7 +36,7 @@ from reconciler.observed import ObservedFleet
 from reconciler.ollama import OllamaClient
 from reconciler.plan import Action, Plan, guards, plan, select
 from reconciler.probe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
-from reconciler.state import HistoryRecord, StateDir
+from reconciler.state import HistoryRecord, LockHolder, ServerLocks, StateDir, lock_dir_path
 
 
 def load_desired(paths: Sequence[Path]) -> DesiredFleet:
@@ -155,6 +156,8 @@ class ReconcileSteps(Protocol):
 
 
 LockFactory = Callable[[], AbstractContextManager[object]]
+# Locks that depend on the plan (the machine-wide locks of the servers it changes).
+PlanLockFactory = Callable[[Plan], AbstractContextManager[object]]
 
 
 class LockScope(StrEnum):
@@ -199,6 +202,8 @@ class ReconcileHooks:
 
     confirm: Callable[[Plan], bool] | None = None  # asked before applying; None: never asked
     lock: LockFactory | None = None  # the state lock, held as `ReconcileRequest.lock_scope` says
+    # Taken right before the apply, after `lock`: the locks of the servers the plan changes.
+    apply_lock: PlanLockFactory | None = None
     # The part of a plan made now to carry out: e.g. watch holds back deletions for pruneDelay.
     hold_back: Callable[[Plan], Plan] | None = None
     on_plan: Callable[[Plan], None] = _ignore  # a plan was made now (not for a saved plan)
@@ -272,7 +277,7 @@ async def run_reconcile(
     hooks = hooks or ReconcileHooks()
     with ExitStack() as run_lock:
         if request.apply and request.lock_scope is LockScope.RUN:
-            locked = _take_lock(run_lock, hooks)
+            locked = _take_lock(run_lock, hooks.lock)
             if locked is not None:
                 nothing = Plan(desired_digest=request.desired.digest())
                 return ReconcileOutcome(Ending.LOCKED, nothing, request, error=locked)
@@ -289,29 +294,44 @@ async def run_reconcile(
             return stop
         if hooks.confirm is not None and not hooks.confirm(made):
             return ReconcileOutcome(Ending.DECLINED, made, request)
-        with ExitStack() as apply_lock:
-            if request.lock_scope is LockScope.APPLY:
-                locked = _take_lock(apply_lock, hooks)
-                if locked is not None:
-                    return ReconcileOutcome(Ending.LOCKED, made, request, error=locked)
-            hooks.on_apply(made)
-            result: ApplyResult | None = None
-            try:
-                result = await steps.apply(made, request.desired, on_event=hooks.on_event)
-            finally:
-                hooks.on_applied(result)  # None when the apply raised
+        result = await _apply_locked(steps, made, request, hooks)
+        if isinstance(result, ReconcileOutcome):
+            return result  # another apply holds a lock
         if result.interrupted:
             return ReconcileOutcome(Ending.APPLIED, made, request, result)
         verified = await _verify(steps, request.desired, result, hooks)
         return ReconcileOutcome(Ending.APPLIED, made, request, result, verified)
 
 
-def _take_lock(held: ExitStack, hooks: ReconcileHooks) -> RefusedError | None:
+async def _apply_locked(
+    steps: ReconcileSteps, made: Plan, request: ReconcileRequest, hooks: ReconcileHooks
+) -> ApplyResult | ReconcileOutcome:
+    """Take the apply's locks and carry the plan out; the LOCKED outcome when one is held."""
+    with ExitStack() as held:
+        if request.lock_scope is LockScope.APPLY:
+            locked = _take_lock(held, hooks.lock)
+            if locked is not None:
+                return ReconcileOutcome(Ending.LOCKED, made, request, error=locked)
+        plan_lock = hooks.apply_lock
+        if plan_lock is not None:
+            locked = _take_lock(held, lambda: plan_lock(made))
+            if locked is not None:
+                return ReconcileOutcome(Ending.LOCKED, made, request, error=locked)
+        hooks.on_apply(made)
+        result: ApplyResult | None = None
+        try:
+            result = await steps.apply(made, request.desired, on_event=hooks.on_event)
+        finally:
+            hooks.on_applied(result)  # None when the apply raised
+        return result
+
+
+def _take_lock(held: ExitStack, lock: LockFactory | None) -> RefusedError | None:
     """Enter the lock; the refusal when another apply holds it."""
-    if hooks.lock is None:
+    if lock is None:
         return None
     try:
-        held.enter_context(hooks.lock())
+        held.enter_context(lock())
     except RefusedError as exc:
         return exc
     return None
@@ -438,6 +458,38 @@ def planned_instances(saved: Plan, desired: DesiredFleet) -> DesiredFleet:
     names = {ip.instance for ip in saved.instances if ip.actions}
     kept: tuple[DesiredInstance, ...] = tuple(i for i in desired.instances if i.name in names)
     return replace(desired, instances=kept)
+
+
+def lock_servers(
+    made: Plan, desired: DesiredFleet, timeout: float, command: str
+) -> AbstractContextManager[list[LockHolder]]:
+    """Hold the machine-wide lock of every server the plan changes, so that no other apply,
+    from any working copy, changes one of them at the same time (see `ServerLocks`)."""
+    keys: set[str] = set()
+    for ip in made.instances:
+        instance = desired.instance(ip.instance)
+        if ip.actions and instance is not None:
+            keys.add(server_key(instance.url))
+    return ServerLocks(lock_dir_path()).acquire(keys, timeout, command)
+
+
+def server_key(url: str) -> str:
+    """One spelling per server: `HTTP://User:pw@GPU-1/` → `http://gpu-1:80`.
+
+    Scheme and host lower-cased, credentials dropped, the scheme's default port made explicit,
+    trailing slashes of the path removed.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    try:
+        port = str(parts.port or {"http": 80, "https": 443}.get(scheme) or "")
+    except ValueError:  # not a number: keep it as written, it names the server all the same
+        port = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+    authority = f"{host}:{port}" if port else host
+    return f"{scheme}://{authority}{parts.path.rstrip('/')}"
 
 
 def _history(results: Sequence[ActionResult], started: str) -> list[HistoryRecord]:

@@ -38,6 +38,7 @@ from reconciler.reconcile import (
     Reconciler,
     ReconcileRequest,
     load_desired,
+    lock_servers,
 )
 from reconciler.report import render_plan_text
 from reconciler.report.apply_events import plan_event, result_line, summary_event, verify_line
@@ -143,6 +144,9 @@ def run_apply(settings: ApplySettings) -> int:
         hooks = ReconcileHooks(
             confirm=None if settings.yes or saved is not None else _confirmed,  # saved: reviewed
             lock=lambda: state.lock(settings.lock_timeout, command=_command_line()),
+            apply_lock=lambda made: lock_servers(
+                made, desired, settings.lock_timeout, _command_line()
+            ),
             on_plan=lambda made: _show_plan(made, settings.fmt),
             on_apply=display.start,
             on_event=display,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -30,7 +31,6 @@ from reconciler.observed import ObservedFleet
 from reconciler.plan import Plan
 from reconciler.reconcile import (
     Ending,
-    LockFactory,
     LockScope,
     ReconcileHooks,
     ReconcileOutcome,
@@ -53,9 +53,11 @@ class Mode(StrEnum):
     PLAN = "plan"
 
 
-__all__ = ["Cycle", "FleetReconciler", "LockFactory", "Mode"]
+__all__ = ["ApplyLocks", "Cycle", "FleetReconciler", "Mode"]
 
 FleetReconciler = ReconcileSteps  # what the loop needs of a Reconciler (tests pass a fake)
+# The locks an apply of this plan needs (the state directory's, the servers' it changes).
+ApplyLocks = Callable[[Plan, DesiredFleet], AbstractContextManager[object]]
 _RESULTS = {ExitCode.OK: Result.APPLIED, ExitCode.PARTIAL: Result.PARTIAL}
 
 
@@ -70,7 +72,7 @@ class Cycle:
     backoffs: Backoffs
     clock: Callable[[], float]
     wall: Callable[[], datetime]
-    lock: LockFactory | None = None
+    lock: ApplyLocks | None = None
     log: EventLog = field(default_factory=EventLog)
     deletions: PruneDelay = field(default_factory=PruneDelay)
     count: int = 0
@@ -124,7 +126,7 @@ class Cycle:
             desired, targets, apply=self.mode is Mode.APPLY, lock_scope=LockScope.APPLY
         )
         hooks = ReconcileHooks(
-            lock=self.lock,
+            apply_lock=self._apply_lock(desired),
             hold_back=(lambda made: self._hold_deletions(made, desired))
             if self.mode is Mode.APPLY
             else None,
@@ -136,6 +138,13 @@ class Cycle:
         outcome = await run_reconcile(self.reconciler, request, hooks)
         result, message = self._result(outcome)
         return result, self.deletions.note(message)
+
+    def _apply_lock(
+        self, desired: DesiredFleet
+    ) -> Callable[[Plan], AbstractContextManager[object]] | None:
+        """The locks of an apply of `desired`'s plan, taken right before it starts."""
+        lock = self.lock
+        return None if lock is None else (lambda made: lock(made, desired))
 
     def _hold_deletions(self, made: Plan, desired: DesiredFleet) -> Plan:
         """The plan less the deletions a manifest change caused, which wait (prunedelay.py)."""

@@ -9,17 +9,20 @@ for a reconcile now.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from reconciler.desired import DesiredFleet
 from reconciler.errors import UsageError
 from reconciler.manifest.secretpolicy import SecretPolicy
-from reconciler.reconcile import Reconciler
+from reconciler.plan import Plan
+from reconciler.reconcile import Reconciler, lock_servers
 from reconciler.state import StateDir, state_dir_path
 from reconciler.watch.cycle import Mode
 from reconciler.watch.http import (
@@ -74,14 +77,18 @@ def run_watch(settings: WatchSettings, stream: TextIO | None = None) -> int:
 async def _serve(settings: WatchSettings) -> int:
     stop = asyncio.Event()
     log = EventLog()
-    with StateDir(state_dir_path(settings.state_dir)) as state:
+
+    def warn(message: str) -> None:
+        log.warning("state.degraded", message=message)
+
+    with StateDir(state_dir_path(settings.state_dir), warn=warn) as state:
         metrics = WatchMetrics()
         watch = WatchLoop(
             _options(settings),
             Reconciler(state=state, parallelism=settings.parallelism, secrets=_secrets(settings)),
             changes=manifest_changes(settings.paths, stop),
             stop=stop,
-            lock=lambda: state.lock(0.0, command="orc watch"),
+            lock=lambda made, desired: _apply_locks(state, made, desired),
             listeners=_listeners(settings, metrics),
         )
         http = await _start_http(settings, watch, metrics, log)
@@ -106,6 +113,14 @@ async def _serve(settings: WatchSettings) -> int:
 
 def _secrets(settings: WatchSettings) -> SecretPolicy:
     return settings.secrets or SecretPolicy.for_manifests(settings.paths)
+
+
+@contextlib.contextmanager
+def _apply_locks(state: StateDir, made: Plan, desired: DesiredFleet) -> Iterator[None]:
+    """The state directory's lock, then the locks of the servers the plan changes; a manual
+    apply holding either makes this cycle skip its apply."""
+    with state.lock(0.0, command="orc watch"), lock_servers(made, desired, 0.0, "orc watch"):
+        yield
 
 
 def _options(settings: WatchSettings) -> WatchOptions:

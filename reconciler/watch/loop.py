@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.manifest import load_fleet
-from reconciler.watch.cycle import Cycle, FleetReconciler, LockFactory, Mode
+from reconciler.watch.cycle import ApplyLocks, Cycle, FleetReconciler, Mode
 from reconciler.watch.logs import EventLog
 from reconciler.watch.manifests import Loader, ManifestReader, Revision
 from reconciler.watch.prunedelay import PruneDelay
@@ -63,7 +63,7 @@ class WatchLoop:
         wall: Callable[[], datetime] = _utcnow,
         loader: Loader = load_fleet,
         revision: Revision = git_revision,
-        lock: LockFactory | None = None,
+        lock: ApplyLocks | None = None,
         listeners: Sequence[Listener] = (),
     ) -> None:
         self.options = options

@@ -25,7 +25,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.cli.main import main
-from reconciler.state import StateDir
+from reconciler.reconcile import server_key
+from reconciler.state import ServerLocks, StateDir, lock_dir_path
 from reconciler.testing import BackgroundFleet, SimFleet, SimInstanceConfig
 
 WATCH_STATUS_SCHEMA = json.loads(
@@ -293,6 +294,26 @@ def test_apply_waits_for_a_manual_apply_and_a_webhook_reconciles_now(start, flee
     assert daemon.reconciled(3)["result"] == "applied"
     assert SMALL in fleet.models("sim-a")
     assert token not in json.dumps(daemon.events)
+
+
+def test_apply_skips_a_server_another_working_copy_is_changing(start, fleet):
+    daemon = start("--interval", "5m")
+    daemon.reconciled(1)
+    key = server_key(fleet.sim.url("sim-a"))
+    with ServerLocks(lock_dir_path()).acquire([key], command="orc apply (other copy)"):
+        (daemon.folder / "sim-a.yaml").write_text(
+            manifest("sim-a", fleet.sim.url("sim-a"), [LLAMA, SMALL])
+        )
+        skipped = daemon.wait("apply.skipped")
+        assert f"the server {key} is being changed by pid {os.getpid()}" in skipped["message"]
+        assert "orc apply (other copy)" in skipped["message"]
+        assert daemon.reconciled(2)["result"] == "locked"
+    assert SMALL not in fleet.models("sim-a")
+    (daemon.folder / "sim-a.yaml").write_text(
+        manifest("sim-a", fleet.sim.url("sim-a"), [LLAMA, SMALL]) + "# touched\n"
+    )
+    assert daemon.reconciled(3)["result"] == "applied"
+    assert SMALL in fleet.models("sim-a")
 
 
 def test_metrics_parse_and_match_the_fleet(start, fleet):

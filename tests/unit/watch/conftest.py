@@ -207,7 +207,7 @@ class Bench:
         self.clock = FakeClock()
         self.changes = ScriptedChanges()
         self.reconciler = FakeReconciler({n: FakeServer(set(m)) for n, m in servers.items()})
-        self.lock: Callable[[], Any] | None = options.pop("lock", None)
+        self.lock: Callable[[Any, Any], Any] | None = options.pop("lock", None)
         mode = options.pop("mode", Mode.APPLY)
         follow = options.pop("interval_from_manifests", False)
         options.setdefault("settle", 0.0)  # test_watch_half_saved.py sets it where it matters

@@ -247,7 +247,7 @@ async def test_apply_is_skipped_while_another_orc_holds_the_lock(bench):
     held = {"now": True}
 
     @contextlib.contextmanager
-    def lock() -> Iterator[None]:
+    def lock(made: object, desired: object) -> Iterator[None]:
         if held["now"]:
             raise RefusedError("the state directory .orc is locked by pid 42 (orc apply)")
         yield
