@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from reconciler.manifest.serverkey import server_key
 from reconciler.names import ModelName
 
 ENDPOINT_NAMES = (
@@ -133,6 +134,15 @@ class DesiredInstance:
     def display_url(self) -> str:
         """The URL without any `user:password@` part: the form every report shows."""
         return redact_url(self.url)
+
+    @property
+    def server(self) -> str:
+        """Which server the URL reaches (`serverkey.server_key`): instances that share one are
+        one server, whatever their URLs' spelling. The display URL when the URL is malformed."""
+        try:
+            return server_key(self.url)
+        except ValueError:
+            return self.display_url
 
 
 def redact_url(url: str) -> str:
