@@ -73,15 +73,17 @@ def _references(
 
 
 def _one_server_once(parsed: list[ParsedDocument]) -> list[Diagnostic]:
-    """An error for each instance whose URL reaches the server of an earlier instance.
+    """An error for each enabled instance whose URL reaches the server of an earlier one.
 
     Two instances of one server, each with prune, would delete each other's models; with any
-    settings they fight over the same inventory. Malformed URLs are reported by their own check.
+    settings they fight over the same inventory. A disabled instance never changes its server,
+    so it may share one (to report it under another name). Malformed URLs are reported by their
+    own check.
     """
     first: dict[str, tuple[YamlDocument, str]] = {}
     found: list[Diagnostic] = []
     for item in parsed:
-        if not isinstance(item.model, OllamaInstance):
+        if not isinstance(item.model, OllamaInstance) or not item.model.spec.enabled:
             continue
         try:
             key = server_key(item.model.spec.url)

@@ -199,7 +199,7 @@ class InstanceSpec(_Strict):
     url: NonEmpty = Field(
         description=(
             "Base URL, http or https, possibly with a path prefix; no credentials (user:pass@). "
-            "Each server is declared by one instance."
+            "Two enabled instances must not reach the same server."
         )
     )
     enabled: bool = Field(
