@@ -54,8 +54,9 @@ class ActionStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class PullProgress:
-    """Progress event: bytes of a pull so far (summed over its layers)."""
+class ActionProgress:
+    """Progress event: bytes of a pull action so far, summed over its layers (built from the
+    client's `reconciler.ollama.PullProgress` lines)."""
 
     action: Action
     status: str
@@ -80,7 +81,7 @@ class ActionFinished:
     result: ActionResult
 
 
-Event = ActionStarted | PullProgress | ActionRetry | ActionFinished
+Event = ActionStarted | ActionProgress | ActionRetry | ActionFinished
 EventSink = Callable[[Event], None]
 
 _PAST = {
@@ -256,7 +257,7 @@ class Executor:
                     layers[progress.digest] = (progress.completed or 0, progress.total)
                 done = sum(c for c, _ in layers.values())
                 total = sum(t for _, t in layers.values())
-                self.on_event(PullProgress(action, progress.status, done, total))
+                self.on_event(ActionProgress(action, progress.status, done, total))
 
     def _finish(self, result: ActionResult) -> ActionResult:
         self.on_event(ActionFinished(result))

@@ -2,7 +2,8 @@
 
 Every failure the user can cause or meet is a `ReconcilerError` (or a subclass) with a message
 saying what happened, where, and what to do. The CLI's single handler prints `str(error)` on one
-line and exits with `error.exit_code`; nothing else decides exit codes (design.md §5).
+line and exits with `error.exit_code`. A run that ends without an error gets its exit code from
+`reconciler.reconcile.exit_code`; nothing else decides exit codes (design.md §5).
 """
 
 from __future__ import annotations

@@ -34,7 +34,11 @@ _ALLOWED = {
 
 
 class InvalidModelName(ReconcilerError):
-    """A string is not a valid Ollama model name; `reason` says which rule it breaks."""
+    """A string is not a valid Ollama model name; `reason` says which rule it breaks.
+
+    Raised by our own check, before any request; a server's refusal of a name is
+    `reconciler.ollama.ModelNameRejected`.
+    """
 
     def __init__(self, name: str, reason: str) -> None:
         super().__init__(

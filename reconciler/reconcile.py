@@ -1,26 +1,39 @@
-"""One reconcile: load → validate → observe → plan → apply, used by the CLI and by watch.
+"""The one reconcile pipeline: plan, guards, confirm, lock, apply, verify — for every caller.
 
-Each step is its own method so that `orc plan`, `orc apply`, `orc apply plan.json` and
-`orc status` compose the same pieces. A saved plan is carried out only while it is fresh: the
-manifests and every planned instance's model inventory must be what they were when it was made.
+`run_reconcile(steps, request, hooks)` runs a whole reconcile in one event loop and returns a
+`ReconcileOutcome`; `orc plan`, `orc apply` (made now or saved by `orc plan --out`), `orc watch`
+and the Python API (`Reconciler.run`) are thin callers that differ only in their request and their
+hooks (how to confirm, where apply events go, which lock to hold and for how long).
+
+A saved plan is carried out only while it is fresh: the manifests and every planned instance's
+model inventory must be what they were when it was made.
+
+Exit codes: a run that ends in an error raises it, or (for the endings a caller reports: refused,
+nothing could be done, locked) carries it, and the error's class holds the code (errors.py).
+Every other run's exit code is decided below, by `exit_code()` (and `status_exit_code()` for
+`orc status`), and nowhere else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, RetryPolicy
-from reconciler.errors import RefusedError, UsageError
+from reconciler.desired import DesiredFleet, DesiredInstance
+from reconciler.errors import ExitCode, ReconcilerError, RefusedError, UsageError
 from reconciler.manifest import load_fleet
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance
-from reconciler.observe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import OllamaClient
-from reconciler.plan import Action, Plan, guards, plan
+from reconciler.plan import Action, Plan, guards, plan, select
+from reconciler.probe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.state import HistoryRecord, StateDir
 
 
@@ -33,34 +46,6 @@ def load_desired(paths: Sequence[Path]) -> DesiredFleet:
     result.raise_for_errors()
     assert result.fleet is not None
     return result.fleet
-
-
-def select(
-    desired: DesiredFleet, targets: Sequence[str] = (), selector: Mapping[str, str] | None = None
-) -> DesiredFleet:
-    """The part of the fleet that targets (`NAME` or `NAME/MODEL`) and a label selector name.
-
-    An unknown target, or a selection that leaves no instance, is a usage error: a typo must
-    not look like a fleet with nothing to do.
-    """
-    known = {inst.name for inst in desired.instances}
-    wanted = {t.partition("/")[0] for t in targets}
-    for name in sorted(wanted - known):
-        raise UsageError(
-            f"unknown target {name!r}: no instance has that name",
-            hint=f"known instances: {', '.join(sorted(known)) or 'none'}",
-        )
-    labels = dict(selector or {})
-    kept = tuple(
-        inst
-        for inst in desired.instances
-        if (not wanted or inst.name in wanted)
-        and all(inst.labels.get(k) == v for k, v in labels.items())
-    )
-    if labels and not kept:
-        shown = ", ".join(f"{k}={v}" for k, v in labels.items())
-        raise UsageError(f"no instance matches --selector {shown}")
-    return replace(desired, instances=kept)
 
 
 @dataclass
@@ -92,7 +77,7 @@ class Reconciler:
         selector: Mapping[str, str] | None = None,
     ) -> tuple[ObservedFleet, Plan]:
         """Observe the selected instances and diff them against the manifests."""
-        observed = await self.observe(select(desired, targets, selector))
+        observed = await self.observe(select(desired, targets, selector or {}))
         made = plan(
             desired, observed, targets=targets, selector=selector or {}, now=datetime.now(UTC)
         )
@@ -131,11 +116,271 @@ class Reconciler:
         _, again = await self.plan(desired, targets=touched)
         return again
 
+    async def run(
+        self, request: ReconcileRequest, hooks: ReconcileHooks | None = None
+    ) -> ReconcileOutcome:
+        """A whole reconcile through the one pipeline: see `run_reconcile`."""
+        return await run_reconcile(self, request, hooks)
+
     def _client(self, desired: DesiredFleet, name: str) -> OllamaClient:
         instance = desired.instance(name)
         if instance is None:
             raise UsageError(f"the plan names instance {name!r}, which no manifest declares")
         return self.client_factory(client_config(instance, self.env))
+
+
+class ReconcileSteps(Protocol):
+    """What the pipeline needs of a `Reconciler` (watch's tests pass a fake fleet)."""
+
+    async def observe(self, desired: DesiredFleet) -> ObservedFleet: ...
+
+    async def plan(
+        self,
+        desired: DesiredFleet,
+        targets: Sequence[str] = (),
+        selector: Mapping[str, str] | None = None,
+    ) -> tuple[ObservedFleet, Plan]: ...
+
+    async def apply(
+        self,
+        made: Plan,
+        desired: DesiredFleet,
+        *,
+        parallelism: int | None = None,
+        on_event: EventSink | None = None,
+    ) -> ApplyResult: ...
+
+
+LockFactory = Callable[[], AbstractContextManager[object]]
+
+
+class LockScope(StrEnum):
+    """How long the state lock is held."""
+
+    RUN = "run"  # from before planning until the apply ends: a plan meets the fleet it was made of
+    APPLY = "apply"  # around the apply only: a held lock skips only the runs that have changes
+
+
+class Ending(StrEnum):
+    """How a reconcile ended."""
+
+    REFUSED = "refused"  # a safety guard refused the plan (or the saved plan)
+    BLOCKED = "blocked"  # no changes, but some instances could not be planned
+    SYNCED = "synced"  # nothing to do
+    DRIFT = "drift"  # changes found; this run only plans
+    DECLINED = "declined"  # the confirm hook said no
+    LOCKED = "locked"  # another apply holds the state lock
+    APPLIED = "applied"  # the apply ran: see `result` (it may have failed or been interrupted)
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    """What to reconcile: the desired fleet, its part, and whether to change anything."""
+
+    desired: DesiredFleet
+    targets: tuple[str, ...] = ()
+    selector: Mapping[str, str] = field(default_factory=dict)
+    apply: bool = True  # False: plan only (`orc plan`, `orc watch --mode plan`)
+    saved: Plan | None = None  # carry out this plan (if still fresh) instead of planning now
+    detailed_exitcode: bool = False  # exit 2 for changes or blocked instances when planning only
+    lock_scope: LockScope = LockScope.RUN
+
+
+def _ignore(_: object) -> None:
+    return None
+
+
+@dataclass
+class ReconcileHooks:
+    """Where a caller joins the pipeline. Every hook is optional."""
+
+    confirm: Callable[[Plan], bool] | None = None  # asked before applying; None: never asked
+    lock: LockFactory | None = None  # the state lock, held as `ReconcileRequest.lock_scope` says
+    # The part of a plan made now to carry out: e.g. watch holds back deletions for pruneDelay.
+    hold_back: Callable[[Plan], Plan] | None = None
+    on_plan: Callable[[Plan], None] = _ignore  # a plan was made now (not for a saved plan)
+    on_observed: Callable[[ObservedFleet], None] = _ignore  # each probe: planning, verifying
+    on_apply: Callable[[Plan], None] = _ignore  # the apply is about to start
+    on_event: EventSink = _ignore  # the apply's progress events
+    on_applied: Callable[[ApplyResult | None], None] = _ignore  # the apply ended (None: raised)
+
+
+@dataclass(frozen=True)
+class ReconcileOutcome:
+    """The end of a reconcile: the plan, what the apply did, the check afterwards, the exit code.
+
+    `verified` is the plan of the touched instances made again after the apply; None when the
+    apply did not run, was interrupted, or Ctrl-C cut the check short. `error` is set for the
+    endings that are failures a caller reports (refused, nothing could be done, locked).
+    """
+
+    ending: Ending
+    plan: Plan
+    request: ReconcileRequest
+    result: ApplyResult | None = None
+    verified: Plan | None = None
+    error: ReconcilerError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code of the run; see `exit_code()`."""
+        return int(exit_code(self))
+
+
+def exit_code(outcome: ReconcileOutcome) -> ExitCode:
+    """The one decision of a reconcile's exit code.
+
+    An error decides by its class. An apply: 130 when interrupted (or while verifying), else the
+    apply's own code (0 all done, 3 some failed, 1 nothing done), and 3 for a clean apply that
+    left blocked instances out. A refused plan exits 1. With `detailed_exitcode`, a plan with
+    changes or blocked instances exits 2. Everything else exits 0.
+    """
+    if outcome.error is not None:
+        return outcome.error.exit_code
+    if outcome.ending is Ending.APPLIED and outcome.result is not None:
+        if outcome.result.interrupted or outcome.verified is None:
+            return ExitCode.INTERRUPTED
+        code = outcome.result.exit_code
+        if code is ExitCode.OK and outcome.plan.blocked:
+            return ExitCode.PARTIAL  # blocked instances were not reconciled
+        return code
+    if outcome.ending is Ending.REFUSED:
+        return ExitCode.ERROR
+    made = outcome.plan
+    if outcome.request.detailed_exitcode and (made.has_changes or made.blocked):
+        return ExitCode.CHANGES
+    return ExitCode.OK
+
+
+def status_exit_code(in_sync: bool, *, detailed: bool) -> ExitCode:
+    """`orc status`: with `--detailed-exitcode` 2 unless every enabled instance is healthy and
+    in sync; otherwise 0."""
+    return ExitCode.CHANGES if detailed and not in_sync else ExitCode.OK
+
+
+async def run_reconcile(
+    steps: ReconcileSteps, request: ReconcileRequest, hooks: ReconcileHooks | None = None
+) -> ReconcileOutcome:
+    """Plan (or check a saved plan), stop at a guard, confirm, lock, apply, verify.
+
+    Errors that end a run early (a stale saved plan, an unknown target) are raised; see the
+    module docstring for which endings carry theirs instead.
+    """
+    hooks = hooks or ReconcileHooks()
+    with ExitStack() as run_lock:
+        if request.apply and request.lock_scope is LockScope.RUN:
+            locked = _take_lock(run_lock, hooks)
+            if locked is not None:
+                nothing = Plan(desired_digest=request.desired.digest())
+                return ReconcileOutcome(Ending.LOCKED, nothing, request, error=locked)
+        if request.saved is not None:
+            made = await _check_saved(steps, request, hooks)
+        else:
+            observed, made = await steps.plan(request.desired, request.targets, request.selector)
+            hooks.on_observed(observed)
+            hooks.on_plan(made)
+            if hooks.hold_back is not None:
+                made = hooks.hold_back(made)
+        stop = _stop_before_apply(made, request)
+        if stop is not None:
+            return stop
+        if hooks.confirm is not None and not hooks.confirm(made):
+            return ReconcileOutcome(Ending.DECLINED, made, request)
+        with ExitStack() as apply_lock:
+            if request.lock_scope is LockScope.APPLY:
+                locked = _take_lock(apply_lock, hooks)
+                if locked is not None:
+                    return ReconcileOutcome(Ending.LOCKED, made, request, error=locked)
+            hooks.on_apply(made)
+            result: ApplyResult | None = None
+            try:
+                result = await steps.apply(made, request.desired, on_event=hooks.on_event)
+            finally:
+                hooks.on_applied(result)  # None when the apply raised
+        if result.interrupted:
+            return ReconcileOutcome(Ending.APPLIED, made, request, result)
+        verified = await _verify(steps, request.desired, result, hooks)
+        return ReconcileOutcome(Ending.APPLIED, made, request, result, verified)
+
+
+def _take_lock(held: ExitStack, hooks: ReconcileHooks) -> RefusedError | None:
+    """Enter the lock; the refusal when another apply holds it."""
+    if hooks.lock is None:
+        return None
+    try:
+        held.enter_context(hooks.lock())
+    except RefusedError as exc:
+        return exc
+    return None
+
+
+async def _check_saved(
+    steps: ReconcileSteps, request: ReconcileRequest, hooks: ReconcileHooks
+) -> Plan:
+    """The saved plan, once it is known fresh and allowed; raises RefusedError otherwise."""
+    saved, desired = request.saved, request.desired
+    assert saved is not None
+    if saved.refused or not saved.has_changes:
+        return saved  # refused or nothing to do: decided by `_stop_before_apply`
+    observed = await steps.observe(planned_instances(saved, desired))
+    hooks.on_observed(observed)
+    check_fresh(saved, desired, observed)
+    check_saved_actions(saved, desired, observed)
+    return saved
+
+
+def _stop_before_apply(made: Plan, request: ReconcileRequest) -> ReconcileOutcome | None:
+    """The outcome of a run that ends before applying: refused, nothing to do, plan only."""
+    saved = request.saved is not None
+    if made.refused:
+        error = None
+        if request.apply:
+            error = RefusedError(
+                "the saved plan was refused by a safety guard when it was made"
+                if saved
+                else "the plan was refused by a safety guard: "
+                + "; ".join(r.message for r in made.refusals)
+            )
+        return ReconcileOutcome(Ending.REFUSED, made, request, error=error)
+    if not request.apply:
+        enabled = [ip for ip in made.instances if ip.enabled]
+        error = None
+        if enabled and all(ip.blocked is not None for ip in enabled):
+            error = RefusedError(
+                "nothing could be planned: no enabled instance could be probed",
+                hint="see the blocked instances above",
+            )
+        if made.has_changes:
+            return ReconcileOutcome(Ending.DRIFT, made, request, error=error)
+        ending = Ending.BLOCKED if made.blocked else Ending.SYNCED
+        return ReconcileOutcome(ending, made, request, error=error)
+    if made.has_changes:
+        return None
+    if made.blocked:
+        error = RefusedError(
+            "nothing could be done: no instance with changes could be reached",
+            hint="see the blocked instances in the plan",
+        )
+        return ReconcileOutcome(Ending.BLOCKED, made, request, error=error)
+    return ReconcileOutcome(Ending.SYNCED, made, request)
+
+
+async def _verify(
+    steps: ReconcileSteps, desired: DesiredFleet, result: ApplyResult, hooks: ReconcileHooks
+) -> Plan | None:
+    """Probe the touched instances again and plan them; None when Ctrl-C cut the check short."""
+    touched = sorted({r.action.instance for r in result.results})
+    if not touched:
+        return Plan(desired_digest=desired.digest())
+    try:
+        observed, again = await steps.plan(desired, touched)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()  # the run ends here, reporting what the apply did
+        return None
+    hooks.on_observed(observed)
+    return again
 
 
 def check_fresh(saved: Plan, desired: DesiredFleet, observed: ObservedFleet) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.chat.result import Failover, FleetChatResult
-from reconciler.manifest.desired import DesiredInstance
+from reconciler.desired import DesiredInstance
 from reconciler.names import ModelName
 from reconciler.ollama import ChatChunk, ChatMessage, Metrics, OllamaClient, OllamaTimeout
 

@@ -23,13 +23,13 @@ from reconciler.chat.attempt import ChatRequest
 from reconciler.chat.result import FleetChatResult
 from reconciler.chat.selection import Selection, select_candidates
 from reconciler.chat.stream import ChatStream
+from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import ManifestError, UsageError
 from reconciler.manifest import load_fleet
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance
 from reconciler.names import ModelName
-from reconciler.observe import ClientFactory, Observer, client_config
 from reconciler.observed import Health, ObservedFleet, ObservedInstance
 from reconciler.ollama import ChatMessage, OllamaClient, OllamaError, OllamaUnreachable
+from reconciler.probe import ClientFactory, Observer, client_config
 from reconciler.state import StateDir
 
 DEFAULT_MAX_AGE = 5.0

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.chat.selection import PassedOver
+from reconciler.desired import DesiredInstance
 from reconciler.errors import ReconcilerError
-from reconciler.manifest.desired import DesiredInstance
 from reconciler.names import ModelName
 from reconciler.ollama import (
     Metrics,

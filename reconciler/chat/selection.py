@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from reconciler.manifest.desired import DesiredInstance
+from reconciler.desired import DesiredInstance
 from reconciler.names import ModelName
 from reconciler.observed import Health, ObservedInstance, ObservedModel
 

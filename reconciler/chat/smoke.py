@@ -18,7 +18,7 @@ from enum import StrEnum
 from reconciler.chat.fleet import Fleet
 from reconciler.chat.result import ChatFailed, FleetChatResult, NoInstanceAvailable
 from reconciler.chat.selection import chat_refusal
-from reconciler.manifest.desired import DesiredInstance
+from reconciler.desired import DesiredInstance
 from reconciler.names import ModelName
 from reconciler.observed import ObservedFleet
 

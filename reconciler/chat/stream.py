@@ -21,8 +21,8 @@ from reconciler.chat.result import (
     fails_over,
 )
 from reconciler.chat.selection import Selection
+from reconciler.desired import DesiredInstance
 from reconciler.errors import SecretError
-from reconciler.manifest.desired import DesiredInstance
 from reconciler.ollama import ChatChunk, OllamaClient, OllamaError
 
 Select = Callable[[], Awaitable[Selection]]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from reconciler.apply import ApplyResult
+from reconciler.apply import ApplyResult, Event
 from reconciler.cli.main import EXIT_CODES_HELP
 from reconciler.cli.options import (
+    Duration,
     open_state,
     parallelism_option,
     parse_selector,
@@ -23,19 +27,18 @@ from reconciler.cli.options import (
     write_output,
 )
 from reconciler.cli.progress import BarSink, JsonSink, LineSink
-from reconciler.errors import ExitCode, InterruptedRun, RefusedError, UsageError
-from reconciler.manifest.desired import DesiredFleet
+from reconciler.errors import UsageError
 from reconciler.plan import Plan, PlanFormatError
 from reconciler.reconcile import (
+    Ending,
+    ReconcileHooks,
+    ReconcileOutcome,
     Reconciler,
-    check_fresh,
-    check_saved_actions,
+    ReconcileRequest,
     load_desired,
-    planned_instances,
 )
 from reconciler.report import render_plan_text
 from reconciler.report.apply_events import plan_event, result_line, summary_event, verify_line
-from reconciler.state import StateDir
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,11 @@ class ApplySettings:
 @parallelism_option
 @click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=0.0,
+    type=Duration(allow_zero=True),
+    default="0s",
     show_default=True,
-    help="Seconds to wait for another apply on the same state directory to finish.",
+    help="How long to wait for another apply on the same state directory or server to finish "
+    "(e.g. 30s, 10m; 0: do not wait).",
 )
 @state_dir_option
 def apply_command(
@@ -114,7 +118,7 @@ def apply_command(
 
 
 def run_apply(settings: ApplySettings) -> int:
-    """Plan (or load the saved plan), confirm, apply under the lock, verify; the exit code."""
+    """Check the flags, load the manifests and run the reconcile pipeline; the exit code."""
     saved, manifest_paths = _saved_plan(settings.paths)
     if saved is not None and (settings.targets or settings.selector):
         raise UsageError(
@@ -127,19 +131,39 @@ def run_apply(settings: ApplySettings) -> int:
             hint="pass --yes, or apply a plan saved with `orc plan --out`",
         )
     desired = load_desired(manifest_paths)
-    with (
-        open_state(settings.state_dir) as state,
-        state.lock(settings.lock_timeout, command=_command_line()),
-    ):
-        reconciler = Reconciler(state=state, parallelism=settings.parallelism)
-        made = (
-            _fresh_saved(reconciler, saved, desired)
-            if saved
-            else _plan_now(reconciler, desired, settings)
+    request = ReconcileRequest(desired, settings.targets, settings.selector, saved=saved)
+    display = _Display(settings.fmt)
+    with open_state(settings.state_dir) as state:
+        hooks = ReconcileHooks(
+            confirm=None if settings.yes or saved is not None else _confirmed,  # saved: reviewed
+            lock=lambda: state.lock(settings.lock_timeout, command=_command_line()),
+            on_plan=lambda made: _show_plan(made, settings.fmt),
+            on_apply=display.start,
+            on_event=display,
+            on_applied=display.close,
         )
-        if made is None:
-            return int(ExitCode.OK)
-        return _carry_out(reconciler, made, desired, settings, state)
+        reconciler = Reconciler(state=state, parallelism=settings.parallelism)
+        outcome = run_async(reconciler.run(request, hooks))
+    return _report(outcome, display)
+
+
+def _report(outcome: ReconcileOutcome, display: _Display) -> int:
+    """Print how the run ended (raising its error, if any); the run's exit code."""
+    made, saved = outcome.plan, outcome.request.saved is not None
+    if outcome.ending in (Ending.SYNCED, Ending.BLOCKED):
+        if saved and outcome.error is None:
+            write_output(made.summary())
+        elif not saved and display.json is not None:
+            display.json.emit(plan_event(made))
+            display.json.emit(summary_event(ApplyResult(()), made))
+    if outcome.error is not None:
+        raise outcome.error
+    if outcome.result is not None:
+        if display.json is not None:
+            display.json.emit(summary_event(outcome.result, outcome.verified))
+        else:
+            _print_outcomes(outcome.result, outcome.verified)
+    return outcome.exit_code
 
 
 def _saved_plan(paths: tuple[Path, ...]) -> tuple[Plan | None, list[Path]]:
@@ -162,49 +186,12 @@ def _saved_plan(paths: tuple[Path, ...]) -> tuple[Plan | None, list[Path]]:
     return saved, manifests
 
 
-def _fresh_saved(reconciler: Reconciler, saved: Plan, desired: DesiredFleet) -> Plan | None:
-    if saved.refused:
-        raise RefusedError("the saved plan was refused by a safety guard when it was made")
-    if not saved.has_changes:
-        _nothing_to_do(saved)
-        return None
-    observed = run_async(reconciler.observe(planned_instances(saved, desired)))
-    check_fresh(saved, desired, observed)
-    check_saved_actions(saved, desired, observed)
-    return saved
-
-
-def _nothing_to_do(made: Plan) -> None:
-    """Say so, or refuse when that is only because instances could not be reached."""
-    if made.blocked:
-        raise RefusedError(
-            "nothing could be done: no instance with changes could be reached",
-            hint="see the blocked instances in the plan",
-        )
-    write_output(made.summary())
-
-
-def _plan_now(reconciler: Reconciler, desired: DesiredFleet, s: ApplySettings) -> Plan | None:
-    _, made = run_async(reconciler.plan(desired, s.targets, s.selector))
-    if s.fmt == "text":
+def _show_plan(made: Plan, fmt: str) -> None:
+    if fmt == "text":
         write_output(render_plan_text(made, color=use_color()))
-    if made.refused:
-        reasons = "; ".join(r.message for r in made.refusals)
-        raise RefusedError(f"the plan was refused by a safety guard: {reasons}")
-    if not made.has_changes:
-        if s.fmt == "json":
-            sink = JsonSink()
-            sink.emit(plan_event(made))
-            sink.emit(summary_event(ApplyResult(()), made))
-        if made.blocked:
-            _nothing_to_do(made)
-        return None
-    if not s.yes and not _confirmed():
-        return None
-    return made
 
 
-def _confirmed() -> bool:
+def _confirmed(made: Plan) -> bool:
     if not sys.stdin.isatty():
         raise UsageError(
             "refusing to apply without confirmation: standard input is not a terminal",
@@ -212,7 +199,8 @@ def _confirmed() -> bool:
         )
     click.echo("\nDo you want to make these changes? Only 'yes' will be accepted.")
     try:
-        answer = click.prompt("Enter a value", default="", show_default=False)
+        with _ctrl_c_interrupts_prompt():
+            answer = click.prompt("Enter a value", default="", show_default=False)
     except click.Abort:  # Ctrl-D or Ctrl-C at the prompt: nothing was changed
         answer = ""
         click.echo()
@@ -222,42 +210,46 @@ def _confirmed() -> bool:
     return True
 
 
-def _carry_out(
-    reconciler: Reconciler, made: Plan, desired: DesiredFleet, s: ApplySettings, state: StateDir
-) -> int:
-    sink = _sink(s.fmt)
-    if isinstance(sink, JsonSink):
-        sink.emit(plan_event(made))
+@contextlib.contextmanager
+def _ctrl_c_interrupts_prompt() -> Iterator[None]:
+    """Let Ctrl-C end the prompt: inside the event loop asyncio's own handler would only cancel
+    the task, and the prompt would wait on."""
     try:
-        result = run_async(reconciler.apply(made, desired, on_event=sink))
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
     finally:
-        sink.close()
-    verified = None if result.interrupted else _verify(reconciler, desired, result)
-    if isinstance(sink, JsonSink):
-        sink.emit(summary_event(result, verified))
-    else:
-        _print_outcomes(result, verified)
-    if verified is None and not result.interrupted:
-        return int(ExitCode.INTERRUPTED)  # interrupted while checking: the work itself was done
-    if result.exit_code is ExitCode.OK and made.blocked:
-        return int(ExitCode.PARTIAL)  # blocked instances were not reconciled
-    return int(result.exit_code)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
-def _verify(reconciler: Reconciler, desired: DesiredFleet, result: ApplyResult) -> Plan | None:
-    """Probe the touched instances again; None when Ctrl-C cut the check short."""
-    try:
-        return run_async(reconciler.verify(desired, result))
-    except InterruptedRun:
-        return None
+class _Display:
+    """The apply's live output: JSON events, or bars on a terminal, or plain lines.
 
+    Bars take over the terminal, so they start only when the apply does.
+    """
 
-def _sink(fmt: str) -> JsonSink | LineSink | BarSink:
-    if fmt == "json":
-        return JsonSink()
-    if use_color():  # a terminal, colours not turned off
-        return BarSink()
-    return LineSink()
+    def __init__(self, fmt: str) -> None:
+        self.json = JsonSink() if fmt == "json" else None
+        self._live: BarSink | LineSink | None = None
+
+    def start(self, made: Plan) -> None:
+        if self.json is not None:
+            self.json.emit(plan_event(made))
+        else:
+            self._live = BarSink() if use_color() else LineSink()  # colour: a terminal
+
+    def __call__(self, event: Event) -> None:
+        sink = self.json or self._live
+        if sink is not None:
+            sink(event)
+
+    def close(self, result: ApplyResult | None) -> None:
+        if self._live is not None:
+            self._live.close()
 
 
 def _print_outcomes(result: ApplyResult, verified: Plan | None) -> None:

@@ -17,7 +17,7 @@ import click
 
 from reconciler.chat import Fleet, Verdict, plan_checks, run_checks
 from reconciler.cli.main import EXIT_CODES_HELP
-from reconciler.cli.options import Duration, run_async, use_color
+from reconciler.cli.options import Duration, paths_argument, run_async, use_color
 from reconciler.errors import ExitCode, ReconcilerError, UsageError
 from reconciler.report.chat import (
     chat_json,
@@ -73,7 +73,7 @@ class ChatTestSettings:
 
 
 @click.command("chat-test", help=HELP, epilog=EXIT_CODES_HELP)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@paths_argument
 @click.option("--model", "-m", help="The model to chat with (e.g. llama3.2:3b).")
 @click.option("--instance", help="Use only this instance (no failover); with --all, test only it.")
 @click.option("--prompt", help="The user message.  [default: a one-sentence introduction]")

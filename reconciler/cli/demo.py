@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.main import EXIT_CODES_HELP
+from reconciler.cli.options import Rate
 from reconciler.errors import ExitCode, ReconcilerError
 from reconciler.testing import BackgroundFleet, SimInstanceConfig
 
@@ -49,12 +50,12 @@ class Step:
 )
 @click.option(
     "--pull-speed",
-    type=click.FloatRange(min=1),
-    default=1000.0,
+    type=Rate(),
+    default="1GB/s",
     show_default=True,
-    help="Simulated download speed in MB/s.",
+    help='Simulated download speed, e.g. 50MB/s, 1GB/s, or "instant" (as for `orc sim`).',
 )
-def demo_command(folder: Path | None, pull_speed: float) -> int:
+def demo_command(folder: Path | None, pull_speed: float | None) -> int:
     """Try orc without a GPU: a simulated fleet, then validate, plan, apply, status, chat.
 
     Starts three simulated Ollama servers on 127.0.0.1 — a workstation, a GPU gateway behind a
@@ -64,12 +65,14 @@ def demo_command(folder: Path | None, pull_speed: float) -> int:
     """
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        return run_demo(folder, pull_speed * 1e6)
+        return run_demo(folder, pull_speed)
     with tempfile.TemporaryDirectory(prefix="orc-demo-") as tmp:
-        return run_demo(Path(tmp), pull_speed * 1e6)
+        return run_demo(Path(tmp), pull_speed)
 
 
-def run_demo(folder: Path, pull_speed: float, echo: Callable[[str], None] = click.echo) -> int:
+def run_demo(
+    folder: Path, pull_speed: float | None, echo: Callable[[str], None] = click.echo
+) -> int:
     """Run the demo in `folder`; the exit code is 0 when every step ended as expected."""
     token = os.environ.setdefault(TOKEN_ENV, "demo-token-" + os.urandom(6).hex())
     configs = [

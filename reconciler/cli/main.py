@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "schema": "reconciler.cli.schema:schema",
     "chat-test": "reconciler.cli.chat_test:chat_test",
     "sim": "reconciler.cli.sim:sim",
+    "completion": "reconciler.cli.completion:completion",
 }
 
 EXIT_CODES_HELP = """\b
@@ -89,9 +90,41 @@ def cli(ctx: click.Context, traceback: bool, no_color: bool) -> None:
         options.color = False
 
 
+# Flags of the group that may also be written after the subcommand (`orc plan x --no-color`).
+GLOBAL_FLAGS = ("--no-color", "--traceback")
+# A subcommand's flag that may also be written before it (`orc --state-dir D plan x`).
+STATE_DIR_FLAG = "--state-dir"
+
+
+def place_global_flags(args: Sequence[str]) -> list[str]:
+    """The arguments with global flags where click expects them, wherever the user wrote them.
+
+    `--no-color` and `--traceback` after the subcommand move before it; `--state-dir DIR` before
+    the subcommand moves after it. Nothing after `--` moves.
+    """
+    before: list[str] = []
+    rest = list(args)
+    moved_after: list[str] = []
+    while rest and rest[0].startswith("-") and rest[0] != "--":
+        token = rest.pop(0)
+        if token == STATE_DIR_FLAG and rest:
+            moved_after += [token, rest.pop(0)]
+        elif token.startswith(STATE_DIR_FLAG + "="):
+            moved_after.append(token)
+        else:
+            before.append(token)
+    if not rest:
+        return before + moved_after
+    command, tail = rest[0], rest[1:]
+    end = tail.index("--") if "--" in tail else len(tail)
+    hoisted = [t for t in tail[:end] if t in GLOBAL_FLAGS]
+    kept = [t for t in tail[:end] if t not in GLOBAL_FLAGS] + tail[end:]
+    return before + hoisted + [command] + moved_after + kept
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `orc` and return its exit code (the console script exits with it)."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = place_global_flags(sys.argv[1:] if argv is None else argv)
     options = GlobalOptions(traceback="--traceback" in args)
     try:
         result: Any = cli.main(args=args, prog_name="orc", standalone_mode=False, obj=options)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -48,8 +49,54 @@ class Duration(click.ParamType[float]):
             self.fail(str(exc), param, ctx)
 
 
+class Rate(click.ParamType[float | None]):
+    """A rate flag in bytes per second with its unit (`50MB/s`, `1GB/s`, `512KiB/s`) or `instant`.
+
+    Every rate flag of every command takes the same units: a bare number would be ambiguous.
+    """
+
+    name = "rate"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float | None:
+        if value is None or isinstance(value, float):
+            return value
+        # Imported here: the simulator package is heavy, and only `sim` and `demo` take rates.
+        from reconciler.testing.units import parse_rate
+
+        flag = param.opts[0] if param is not None and param.opts else "rate"
+        try:
+            return parse_rate(str(value), flag)
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MANIFESTS_ENV = "ORC_MANIFESTS"
+DEFAULT_MANIFESTS = Path("manifests")
+
+
+def manifest_paths(given: tuple[Path, ...], env: dict[str, str] | None = None) -> tuple[Path, ...]:
+    """The paths given; else those in $ORC_MANIFESTS (separated by `:`); else ./manifests."""
+    if given:
+        return given
+    from_env = (env if env is not None else dict(os.environ)).get(MANIFESTS_ENV, "")
+    listed = tuple(Path(p) for p in from_env.split(os.pathsep) if p.strip())
+    if listed:
+        return listed
+    if DEFAULT_MANIFESTS.is_dir():
+        return (DEFAULT_MANIFESTS,)
+    raise click.UsageError(
+        f"no manifests given: name PATH..., set ${MANIFESTS_ENV}, or keep them in ./manifests"
+    )
+
+
 paths_argument = click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False)
+    "paths",
+    nargs=-1,
+    required=False,
+    type=click.Path(path_type=Path, exists=False),
+    callback=lambda ctx, param, value: manifest_paths(value),
 )
 
 

@@ -20,9 +20,8 @@ from reconciler.cli.options import (
     use_color,
     write_output,
 )
-from reconciler.errors import ExitCode, RefusedError
 from reconciler.plan import Plan
-from reconciler.reconcile import Reconciler, load_desired
+from reconciler.reconcile import Reconciler, ReconcileRequest, load_desired
 from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
 
 FORMATS = ("text", "json", "markdown")
@@ -67,15 +66,23 @@ def plan_command(
       orc plan manifests/ --format markdown > comment.md
       orc plan manifests/ --target prod-gpu-1 --detailed-exitcode
     """
-    desired = load_desired(list(paths))
+    request = ReconcileRequest(
+        load_desired(list(paths)),
+        targets,
+        parse_selector(selectors),
+        apply=False,
+        detailed_exitcode=detailed_exitcode,
+    )
     with open_state(state_dir) as state:
-        reconciler = Reconciler(state=state, parallelism=parallelism)
-        _, made = run_async(reconciler.plan(desired, targets, parse_selector(selectors)))
+        outcome = run_async(Reconciler(state=state, parallelism=parallelism).run(request))
+    made = outcome.plan
     if out is not None:
         made = replace(made, manifests=tuple(str(p.resolve()) for p in paths))
         write_output(json.dumps(made.to_dict(), indent=2, sort_keys=True), out)
     write_output(_render(made, fmt))
-    return exit_code(made, detailed_exitcode)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.exit_code
 
 
 def _render(made: Plan, fmt: str) -> str:
@@ -84,19 +91,3 @@ def _render(made: Plan, fmt: str) -> str:
     if fmt == "markdown":
         return render_plan_markdown(made)
     return render_plan_text(made, color=use_color())
-
-
-def exit_code(made: Plan, detailed: bool) -> int:
-    """1 when refused or when no enabled instance could be planned; with --detailed-exitcode
-    2 for changes or blocked instances, else 0."""
-    if made.refused:
-        return int(ExitCode.ERROR)
-    enabled = [ip for ip in made.instances if ip.enabled]
-    if enabled and all(ip.blocked is not None for ip in enabled):
-        raise RefusedError(
-            "nothing could be planned: no enabled instance could be probed",
-            hint="see the blocked instances above",
-        )
-    if detailed and (made.has_changes or made.blocked):
-        return int(ExitCode.CHANGES)
-    return int(ExitCode.OK)

@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from reconciler.apply import ActionFinished, ActionRetry, ActionStarted, Event, PullProgress
+from reconciler.apply import ActionFinished, ActionProgress, ActionRetry, ActionStarted, Event
 from reconciler.plan import ActionKind
 from reconciler.report.apply_events import (
     describe,
@@ -44,7 +44,7 @@ class Throttle:
         self.first = first  # whether an action's first event passes
         self._last: dict[str, float] = {}
 
-    def passes(self, event: PullProgress) -> bool:
+    def passes(self, event: ActionProgress) -> bool:
         """Whether to show this event (and, if so, restart the action's interval)."""
         now = self.clock()
         last = self._last.get(event.action.id)
@@ -70,7 +70,7 @@ class JsonSink:
         self.throttle = Throttle(interval, clock, first=True)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, PullProgress) and not self.throttle.passes(event):
+        if isinstance(event, ActionProgress) and not self.throttle.passes(event):
             return
         self.emit(event_json(event))
 
@@ -96,7 +96,7 @@ class LineSink:
         self.throttle = Throttle(interval, clock, first=False)
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, PullProgress):
+        if isinstance(event, ActionProgress):
             if not self.throttle.passes(event):
                 return
             line: str | None = pull_line(event)
@@ -132,7 +132,7 @@ class BarSink:
             self._tasks[event.action.id] = self.progress.add_task(
                 describe(event.action), total=None
             )
-        elif isinstance(event, PullProgress):
+        elif isinstance(event, ActionProgress):
             task = self._tasks.get(event.action.id)
             if task is not None and event.total:
                 self.progress.update(task, completed=event.completed, total=event.total)

@@ -10,10 +10,9 @@ from typing import Any
 
 import click
 
-from reconciler.cli.options import Duration
-from reconciler.errors import UsageError
+from reconciler.cli.options import Duration, Rate
+from reconciler.desired import ENDPOINT_NAMES
 from reconciler.testing.runner import SimSettings, run
-from reconciler.testing.units import parse_rate
 
 EPILOG = """\b
 Examples:
@@ -28,18 +27,18 @@ Exit codes:
 """
 
 
-class _Rate(click.ParamType[float | None]):
-    name = "rate"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float | None:
-        if value is None or isinstance(value, float):
-            return value
-        try:
-            return parse_rate(str(value), "--pull-speed")
-        except UsageError as exc:
-            self.fail(str(exc), param, ctx)
+def parse_endpoints(value: str | None) -> dict[str, str]:
+    """`chat=/api/v1/chat,health=/api/v1/health` → `{"chat": "/api/v1/chat", ...}`."""
+    endpoints: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in (value or "").split(","))):
+        name, sep, path = item.partition("=")
+        if not sep or name.strip() not in ENDPOINT_NAMES or not path.strip().startswith("/"):
+            raise click.BadParameter(
+                f"{item!r} is not NAME=/PATH with NAME one of {', '.join(ENDPOINT_NAMES)}",
+                param_hint="--endpoints",
+            )
+        endpoints[name.strip()] = path.strip()
+    return endpoints
 
 
 @click.command("sim", epilog=EPILOG)
@@ -68,7 +67,7 @@ class _Rate(click.ParamType[float | None]):
 )
 @click.option(
     "--pull-speed",
-    type=_Rate(),
+    type=Rate(),
     default="200MB/s",
     show_default=True,
     help='Simulated download speed, e.g. 50MB/s, 1GB/s, or "instant".',
@@ -101,7 +100,22 @@ class _Rate(click.ParamType[float | None]):
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
     help="Write an OllamaInstance manifest per server into DIR (token via $ORC_SIM_TOKEN, CA file "
-    "under DIR/sim-tls with --tls).",
+    "under DIR/sim-tls with --tls). Refuses to replace files unless --force.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --write-manifests: replace existing files, and remove the manifests an earlier "
+    "orc sim wrote there.",
+)
+@click.option(
+    "--endpoints",
+    callback=lambda ctx, param, value: parse_endpoints(value),
+    default=None,
+    metavar="NAME=PATH[,NAME=PATH...]",
+    help="Also serve these endpoint paths, like a proxy with custom paths (e.g. "
+    "chat=/api/v1/chat,listModels=/api/v1/models,health=/api/v1/health); written into the "
+    "manifests' endpoints.",
 )
 @click.option(
     "--ollama-version",
@@ -118,6 +132,8 @@ def sim(**options: Any) -> int:
     without a GPU or an Ollama install. Each server's URL is printed; the last line, starting
     with "URLs:", appears once all of them answer.
     """
+    if options["force"] and options["manifests_dir"] is None:
+        raise click.BadParameter("only with --write-manifests", param_hint="--force")
     if options["path_prefix"] and not str(options["path_prefix"]).startswith("/"):
         raise click.BadParameter("must start with '/'", param_hint="--path-prefix")
     settings = SimSettings(**options)

@@ -20,8 +20,8 @@ from reconciler.cli.options import (
     use_color,
     write_output,
 )
-from reconciler.errors import ExitCode
-from reconciler.reconcile import Reconciler, load_desired, select
+from reconciler.plan import select
+from reconciler.reconcile import Reconciler, load_desired, status_exit_code
 from reconciler.report import (
     Status,
     build_status,
@@ -72,9 +72,7 @@ def status_command(
         observed = run_async(Reconciler(state=state, parallelism=parallelism).observe(desired))
     status = build_status(desired, observed, datetime.now(UTC))
     write_output(_render(status, fmt, models))
-    if detailed_exitcode and not status.ok:
-        return int(ExitCode.CHANGES)
-    return int(ExitCode.OK)
+    return int(status_exit_code(status.ok, detailed=detailed_exitcode))
 
 
 def _render(status: Status, fmt: str, models: bool) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from reconciler.cli.main import EXIT_CODES_HELP, GlobalOptions
+from reconciler.cli.options import paths_argument
 from reconciler.errors import ExitCode
 from reconciler.manifest import Diagnostic, LoadResult, Severity, load_fleet
 
@@ -42,7 +43,7 @@ Exits 0 when the manifests are valid (warnings allowed), 1 otherwise.
 
 
 @click.command("validate", help=HELP, epilog=EXIT_CODES_HELP)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@paths_argument
 @click.option(
     "--format",
     "output_format",

@@ -36,7 +36,15 @@ HTTP endpoints (only with --listen; default address {DEFAULT_ADDRESS}):
                    orc_reconcile_duration_seconds, orc_last_reconcile_timestamp_seconds,
                    orc_manifests_valid
   POST /reconcile  reconcile now; when ${TOKEN_ENV} is set, only with
-                   'Authorization: Bearer <that token>' (401 otherwise)
+                   'Authorization: Bearer <that token>' (401 otherwise); set but empty: refused
+  --listen :PORT binds every network interface (a warning is logged); a client gets 10 s to send
+  a whole request, and at most 64 connections are open at once.
+
+\b
+Half-saved files and pruneDelay:
+  A manifest is read once it held still for --settle. In apply mode, deletions caused by a
+  manifest change wait the Fleet's spec.pruneDelay (default 30s; 0: none) and are made only if
+  the plan made when they are due still has them; /status lists them under pendingDeletions.
 
 \b
 Examples:
@@ -47,7 +55,7 @@ Examples:
 \b
 Exit codes:
   0    stopped cleanly by SIGTERM or SIGINT (a reconcile in flight is cancelled cleanly)
-  1    could not start: bad flag, missing PATH, address in use
+  1    could not start: bad flag, missing PATH, address in use, ORC_WEBHOOK_TOKEN set but empty
 """
 
 
@@ -87,13 +95,22 @@ def parse_listen(value: str) -> tuple[str, int]:
     help="Wait until the manifest files were quiet this long before reconciling.",
 )
 @click.option(
+    "--settle",
+    type=Duration(allow_zero=True),
+    default="1s",
+    show_default=True,
+    help="Read a manifest file only once its size, time and inode held still this long "
+    "(a file saved in two steps is not read half-written; 0: read at once).",
+)
+@click.option(
     "--listen",
     metavar="HOST:PORT",
     is_flag=False,
     flag_value=DEFAULT_ADDRESS,
     default=None,
     help=f"Serve /healthz, /status, /metrics and /reconcile (alone, after PATH: "
-    f"{DEFAULT_ADDRESS}; port 0: any free port, logged at start).",
+    f"{DEFAULT_ADDRESS}; port 0: any free port, logged at start; :PORT: every interface, "
+    "with a warning).",
 )
 @click.option(
     "--status-file",
@@ -115,6 +132,7 @@ def watch_command(
     mode: str,
     interval: float | None,
     debounce: float,
+    settle: float,
     listen: str | None,
     status_file: Path | None,
     log_format: str,
@@ -135,11 +153,12 @@ def watch_command(
         mode=Mode(mode),
         interval=interval,
         debounce=debounce,
+        settle=settle,
         listen=parse_listen(listen) if listen is not None else None,
         status_file=status_file,
         log_format=log_format,
         state_dir=state_dir,
         parallelism=parallelism,
-        webhook_token=os.environ.get(TOKEN_ENV) or None,
+        webhook_token=os.environ.get(TOKEN_ENV),
     )
     return run_watch(settings)

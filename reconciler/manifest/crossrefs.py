@@ -14,7 +14,7 @@ from reconciler.manifest.document import ParsedDocument, YamlDocument
 from reconciler.manifest.hints import suggest
 from reconciler.manifest.models import OllamaInstance
 from reconciler.manifest.selection import model_sets, sets_for
-from reconciler.manifest.serverkey import server_key
+from reconciler.serverkey import server_key
 
 
 def cross_diagnostics(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.manifest.desired import SourceLocation
+from reconciler.desired import SourceLocation
 from reconciler.manifest.diagnostics import Diagnostic, FieldPath, Severity, Span, make_diagnostic
 from reconciler.manifest.models import Manifest
 
@@ -101,16 +101,16 @@ class YamlDocument:
 class ParsedDocument:
     """A document turned into its typed model.
 
-    `pruned` lists the fields left out because they broke the schema (the document's errors are
-    reported already); it is empty for a document that conforms. A pruned document is still
-    checked for further problems, but never resolved into the desired state.
+    `dropped` lists the fields left out because they broke the schema (the document's errors are
+    reported already); it is empty for a document that conforms. A document with dropped fields is
+    still checked for further problems, but never resolved into the desired state.
     """
 
     doc: YamlDocument
     model: Manifest
-    pruned: frozenset[FieldPath] = frozenset()
+    dropped: frozenset[FieldPath] = frozenset()
 
     @property
     def conforms(self) -> bool:
         """Whether the document passed the schema as written."""
-        return not self.pruned
+        return not self.dropped

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from reconciler.desired import DesiredFleet
 from reconciler.errors import ManifestError
+from reconciler.manifest.badfields import beside_dropped, drop_fields
 from reconciler.manifest.crossrefs import cross_diagnostics
-from reconciler.manifest.desired import DesiredFleet
 from reconciler.manifest.diagnostics import Diagnostic, Severity
 from reconciler.manifest.document import ParsedDocument, YamlDocument, display_path
 from reconciler.manifest.files import MANIFEST_SUFFIXES, find_manifest_files
 from reconciler.manifest.models import MODEL_BY_KIND
-from reconciler.manifest.prune import beside_pruned, prune
 from reconciler.manifest.resolve import resolve_fleet
 from reconciler.manifest.schema import schema_diagnostics
 from reconciler.manifest.semantics import document_diagnostics
@@ -31,7 +31,7 @@ from reconciler.manifest.yamlload import read_documents
 
 __all__ = ["MANIFEST_SUFFIXES", "LoadResult", "find_manifest_files", "load_fleet"]
 
-_PRUNE_ROUNDS = 4
+_DROP_ROUNDS = 4
 
 
 @dataclass(slots=True)
@@ -121,7 +121,7 @@ def _load(paths: Sequence[Path | str]) -> LoadResult:
 
 
 def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
-    """The typed model of a document (pruned of schema errors, if any) and its schema errors.
+    """The typed model of a document (less the fields that broke the schema) and its errors.
 
     The models accept nothing the schema rejects, so a document they accept skips the (much
     slower) schema validation; any other document gets the schema's full list of errors.
@@ -141,8 +141,8 @@ def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
         return None, problems
     if not problems:
         return None, [doc.error(tuple(e["loc"]), e["msg"]) for e in rejected.errors()]
-    data, removed = prune(doc.data, (d.path for d in problems))
-    for _ in range(_PRUNE_ROUNDS):
+    data, removed = drop_fields(doc.data, (d.path for d in problems))
+    for _ in range(_DROP_ROUNDS):
         try:
             return ParsedDocument(
                 doc, model_type.model_validate(data), frozenset(removed)
@@ -152,7 +152,7 @@ def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
             paths = [
                 tuple(e["loc"])[: -1 if e["type"] == "missing" else None] for e in exc.errors()
             ]
-            data, more = prune(data, paths)
+            data, more = drop_fields(data, paths)
             if not more:
                 break
             removed |= more
@@ -161,7 +161,7 @@ def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
 
 def _checked(item: ParsedDocument) -> list[Diagnostic]:
     found = document_diagnostics(item)
-    return [d for d in found if not beside_pruned(d, item.pruned)] if item.pruned else found
+    return [d for d in found if not beside_dropped(d, item.dropped)] if item.dropped else found
 
 
 def _ordered(diagnostics: list[Diagnostic], files: list[Path]) -> list[Diagnostic]:

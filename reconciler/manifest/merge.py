@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from reconciler.manifest.desired import DesiredModel
+from reconciler.desired import DesiredModel
 from reconciler.manifest.diagnostics import FieldPath
 from reconciler.manifest.document import YamlDocument
 from reconciler.manifest.modelnames import parse_model_name

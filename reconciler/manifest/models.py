@@ -43,6 +43,13 @@ def _schema_duration(value: float | str) -> float | str:
     return value
 
 
+def _schema_delay(value: float | str) -> float | str:
+    """A duration that may also be 0 (no delay)."""
+    if isinstance(value, str) or value != 0:
+        return _schema_duration(value)
+    return value
+
+
 Duration = Annotated[
     float | str,
     AfterValidator(_schema_duration),
@@ -52,6 +59,19 @@ Duration = Annotated[
             "exclusiveMinimum": 0,
             "pattern": DURATION_PATTERN,
             "description": "Seconds (30, 1.5) or a duration such as 30s, 5m, 2h, 1h30m, 500ms.",
+        }
+    ),
+]
+
+Delay = Annotated[
+    float | str,
+    AfterValidator(_schema_delay),
+    WithJsonSchema(
+        {
+            "type": ["number", "string"],
+            "minimum": 0,
+            "pattern": DURATION_PATTERN,
+            "description": "Seconds (0, 30, 1.5) or a duration such as 30s, 5m; 0: no delay.",
         }
     ),
 ]
@@ -75,10 +95,14 @@ class _Strict(BaseModel):
         return data
 
 
-class SecretRef(_Strict):
+# The manifest's SecretRef, as written; the resolver turns it into a reconciler.desired.SecretRef.
+# (Docstrings of these models are the schema's descriptions.)
+class SecretRefSpec(_Strict):
     """A secret by reference: exactly one of `env`, `file` or `value`."""
 
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+    model_config = ConfigDict(
+        title="SecretRef", json_schema_extra={"minProperties": 1, "maxProperties": 1}
+    )
 
     env: Annotated[str, Field(pattern=ENV_NAME_PATTERN)] | None = Field(
         default=None, description="Name of the environment variable that holds the secret."
@@ -92,7 +116,7 @@ class SecretRef(_Strict):
     )
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
+    def _exactly_one(self) -> SecretRefSpec:
         if sum(v is not None for v in (self.env, self.file, self.value)) != 1:
             raise ValueError("a SecretRef needs exactly one of env, file or value")
         return self
@@ -136,7 +160,7 @@ class TLS(_Strict):
 class Auth(_Strict):
     """How requests authenticate to the server."""
 
-    bearerToken: SecretRef = Field(description="Sent as `Authorization: Bearer <token>`.")
+    bearerToken: SecretRefSpec = Field(description="Sent as `Authorization: Bearer <token>`.")
 
 
 class Endpoints(_Strict):
@@ -213,7 +237,7 @@ class InstanceSpec(_Strict):
     pullTimeout: Duration = Field(default="2h", description="Timeout of one model pull.")
     tls: TLS | None = Field(default=None, description="TLS options.")
     auth: Auth | None = Field(default=None, description="Authentication.")
-    headers: dict[str, str | SecretRef] = Field(
+    headers: dict[str, str | SecretRefSpec] = Field(
         default={},
         description=(
             "Extra request headers: a plain value or a SecretRef. Headers that carry credentials "
@@ -284,7 +308,7 @@ class FleetDefaults(_Strict):
     )
     priority: Priority | None = Field(default=None, description="Default priority (5).")
     tls: TLS | None = Field(default=None, description="Default TLS options, merged field by field.")
-    headers: dict[str, str | SecretRef] = Field(
+    headers: dict[str, str | SecretRefSpec] = Field(
         default={},
         description=(
             "Headers sent to every instance (an instance's own header of the same name wins); "
@@ -315,10 +339,20 @@ class FleetSpec(_Strict):
         default="5m", description="How often `orc watch` re-plans without a manifest change."
     )
     safety: SafetySpec | None = Field(default=None, description="Guards against destructive plans.")
+    pruneDelay: Delay = Field(
+        default="30s",
+        description=(
+            "How long `orc watch --mode apply` holds deletions caused by a manifest change "
+            "before planning again and deleting what is still to be deleted (0: no delay)."
+        ),
+    )
 
 
-class Fleet(_Strict):
+# A `kind: Fleet` document; not reconciler.Fleet, the chat API over a whole fleet.
+class FleetDocument(_Strict):
     """Fleet-wide settings; at most one per fleet, every field optional."""
+
+    model_config = ConfigDict(title="Fleet")
 
     apiVersion: Literal["ollama-reconciler/v1"]
     kind: Literal["Fleet"]
@@ -326,9 +360,12 @@ class Fleet(_Strict):
     spec: FleetSpec | None = None
 
 
-Manifest = OllamaInstance | ModelSet | Fleet
-MODEL_BY_KIND: dict[str, type[OllamaInstance] | type[ModelSet] | type[Fleet]] = {
+# The published schema names models by the manifest's words, not by these classes' names.
+SCHEMA_NAMES = {FleetDocument.__name__: "Fleet", SecretRefSpec.__name__: "SecretRef"}
+
+Manifest = OllamaInstance | ModelSet | FleetDocument
+MODEL_BY_KIND: dict[str, type[OllamaInstance] | type[ModelSet] | type[FleetDocument]] = {
     "OllamaInstance": OllamaInstance,
     "ModelSet": ModelSet,
-    "Fleet": Fleet,
+    "Fleet": FleetDocument,
 }

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
 
-from reconciler.manifest import desired
+from reconciler import desired
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.document import ParsedDocument, YamlDocument
 from reconciler.manifest.durations import parse_duration
@@ -21,10 +21,10 @@ from reconciler.manifest.merge import Conflict, ModelSource, merge_models
 from reconciler.manifest.modelnames import parse_model_name
 from reconciler.manifest.models import (
     TLS,
-    Fleet,
     FleetDefaults,
+    FleetDocument,
     OllamaInstance,
-    SecretRef,
+    SecretRefSpec,
 )
 from reconciler.manifest.selection import ModelSetDocument, model_sets, sets_for
 from reconciler.manifest.semantics import resolve_file
@@ -35,7 +35,7 @@ _DEFAULTS = FleetDefaults()
 
 def resolve_fleet(parsed: list[ParsedDocument]) -> tuple[desired.DesiredFleet, list[Diagnostic]]:
     """The desired fleet of these documents, and the conflicts found while merging models."""
-    fleet = next(((p.doc, p.model) for p in parsed if isinstance(p.model, Fleet)), None)
+    fleet = next(((p.doc, p.model) for p in parsed if isinstance(p.model, FleetDocument)), None)
     spec = fleet[1].spec if fleet and fleet[1].spec else None
     defaults = spec.defaults if spec and spec.defaults else _DEFAULTS
     sets = model_sets(parsed)
@@ -58,6 +58,7 @@ def resolve_fleet(parsed: list[ParsedDocument]) -> tuple[desired.DesiredFleet, l
             max_deletions=safety.maxDeletions if safety else 10,
         ),
         name=fleet[1].metadata.name if fleet and fleet[1].metadata else "default",
+        prune_delay=_seconds(spec.pruneDelay if spec else "30s", 30.0, allow_zero=True),
     )
     return result, _conflict_diagnostics(conflicts)
 
@@ -66,7 +67,7 @@ def _instance(
     doc: YamlDocument,
     instance: OllamaInstance,
     defaults: FleetDefaults,
-    fleet: tuple[YamlDocument, Fleet] | None,
+    fleet: tuple[YamlDocument, FleetDocument] | None,
     sets: Mapping[str, ModelSetDocument],
 ) -> tuple[desired.DesiredInstance, list[Conflict]]:
     spec, given = instance.spec, instance.spec.model_fields_set
@@ -125,16 +126,16 @@ def _tls(doc: YamlDocument, tls: TLS | None, base: desired.TLSSettings) -> desir
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def _secret(doc: YamlDocument, ref: SecretRef) -> desired.SecretRef:
+def _secret(doc: YamlDocument, ref: SecretRefSpec) -> desired.SecretRef:
     path = resolve_file(doc.directory, ref.file) if ref.file is not None else None
     return desired.SecretRef(env=ref.env, file=path, value=ref.value)
 
 
 def _headers(
-    doc: YamlDocument, headers: Mapping[str, str | SecretRef]
+    doc: YamlDocument, headers: Mapping[str, str | SecretRefSpec]
 ) -> dict[str, str | desired.SecretRef]:
     return {
-        name: _secret(doc, value) if isinstance(value, SecretRef) else value
+        name: _secret(doc, value) if isinstance(value, SecretRefSpec) else value
         for name, value in headers.items()
     }
 
@@ -160,9 +161,9 @@ def _smoke_tests(instance: OllamaInstance) -> list[desired.SmokeTest]:
     return tests
 
 
-def _seconds(value: float | str, fallback: float) -> float:
+def _seconds(value: float | str, fallback: float, *, allow_zero: bool = False) -> float:
     try:
-        return parse_duration(value)
+        return parse_duration(value, allow_zero=allow_zero)
     except ValueError:
         return fallback
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
-from reconciler.manifest.models import API_VERSION, KINDS, MODEL_BY_KIND
+from reconciler.manifest.models import API_VERSION, KINDS, MODEL_BY_KIND, SCHEMA_NAMES
 
 SCHEMA_FILENAME = "manifest.v1.schema.json"
 SCHEMA_ID = (
@@ -37,6 +37,9 @@ class _ManifestSchemaGenerator(GenerateJsonSchema):
 
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
+
+    def normalize_name(self, name: str) -> str:
+        return super().normalize_name(SCHEMA_NAMES.get(name, name))
 
 
 def build_schema() -> dict[str, Any]:

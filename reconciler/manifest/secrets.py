@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from reconciler.desired import SecretRef
 from reconciler.errors import SecretError
-from reconciler.manifest.desired import SecretRef
 
 
 def resolve_secret(ref: SecretRef, env: Mapping[str, str] | None = None) -> str:

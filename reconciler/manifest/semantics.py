@@ -18,11 +18,11 @@ from reconciler.manifest.durations import parse_duration
 from reconciler.manifest.modelnames import parse_model_name
 from reconciler.manifest.models import (
     TLS,
-    Fleet,
+    FleetDocument,
     InstanceSpec,
     ModelSet,
     ModelSpec,
-    SecretRef,
+    SecretRefSpec,
 )
 from reconciler.manifest.schematext import show
 from reconciler.names import ModelName
@@ -51,7 +51,7 @@ def document_diagnostics(parsed: ParsedDocument) -> list[Diagnostic]:
     doc, model = parsed.doc, parsed.model
     if isinstance(model, ModelSet):
         return check_models(doc, ("spec", "models"), model.spec.models)
-    if isinstance(model, Fleet):
+    if isinstance(model, FleetDocument):
         return _fleet(doc, model)
     return _instance(doc, model.spec)
 
@@ -75,10 +75,11 @@ def _instance(doc: YamlDocument, spec: InstanceSpec) -> list[Diagnostic]:
     return found
 
 
-def _fleet(doc: YamlDocument, fleet: Fleet) -> list[Diagnostic]:
+def _fleet(doc: YamlDocument, fleet: FleetDocument) -> list[Diagnostic]:
     if fleet.spec is None:
         return []
     found = _duration(doc, ("spec", "interval"), fleet.spec.interval)
+    found += _duration(doc, ("spec", "pruneDelay"), fleet.spec.pruneDelay, allow_zero=True)
     defaults = fleet.spec.defaults
     if defaults is not None:
         path: FieldPath = ("spec", "defaults")
@@ -198,15 +199,17 @@ def _model_name(
     return []
 
 
-def _duration(doc: YamlDocument, path: FieldPath, value: float | str) -> list[Diagnostic]:
+def _duration(
+    doc: YamlDocument, path: FieldPath, value: float | str, *, allow_zero: bool = False
+) -> list[Diagnostic]:
     try:
-        parse_duration(value)
+        parse_duration(value, allow_zero=allow_zero)
     except ValueError as exc:
         return [doc.error(path, f"invalid {path[-1]}: {exc}")]
     return []
 
 
-def _secret(doc: YamlDocument, path: FieldPath, ref: SecretRef) -> list[Diagnostic]:
+def _secret(doc: YamlDocument, path: FieldPath, ref: SecretRefSpec) -> list[Diagnostic]:
     if ref.value is None:
         return []
     message = "inline secret value in a manifest"
@@ -214,13 +217,13 @@ def _secret(doc: YamlDocument, path: FieldPath, ref: SecretRef) -> list[Diagnost
 
 
 def _headers(
-    doc: YamlDocument, path: FieldPath, headers: Mapping[str, str | SecretRef]
+    doc: YamlDocument, path: FieldPath, headers: Mapping[str, str | SecretRefSpec]
 ) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for name, value in headers.items():
         if not _HEADER_NAME.fullmatch(name):
             found.append(doc.error((*path, name), f"invalid header name {show(name)}", key=True))
-        if isinstance(value, SecretRef):
+        if isinstance(value, SecretRefSpec):
             found += _secret(doc, (*path, name), value)
         elif "\r" in value or "\n" in value:
             found.append(doc.error((*path, name), "a header value must not contain line breaks"))

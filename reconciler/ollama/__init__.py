@@ -10,7 +10,7 @@ from __future__ import annotations
 from reconciler.ollama.client import OllamaClient
 from reconciler.ollama.config import ENDPOINT_DEFAULTS, ClientConfig, TLSConfig
 from reconciler.ollama.errors import (
-    InvalidModelNameError,
+    ModelNameRejected,
     ModelNotFound,
     ModelNotInRegistry,
     OllamaError,
@@ -51,10 +51,10 @@ __all__ = [
     "EmbedResult",
     "GenerateChunk",
     "GenerateResult",
-    "InvalidModelNameError",
     "Metrics",
     "ModelDetails",
     "ModelEntry",
+    "ModelNameRejected",
     "ModelNotFound",
     "ModelNotInRegistry",
     "OllamaClient",

@@ -20,7 +20,7 @@ from reconciler.names import ModelName
 from reconciler.ollama.completion import collect_chat, collect_generate
 from reconciler.ollama.config import ClientConfig, display_url
 from reconciler.ollama.diagnosis import Call, protocol_error
-from reconciler.ollama.errors import InvalidModelNameError, RequestRejected
+from reconciler.ollama.errors import ModelNameRejected, RequestRejected
 from reconciler.ollama.payloads import KeepAlive, chat_messages, keep_alive_value, with_optional
 from reconciler.ollama.replies import (
     model_list,
@@ -313,7 +313,7 @@ class OllamaClient:
     def _name(self, model: Model, operation: str) -> str:
         name = str(model).strip()
         if not name:
-            raise InvalidModelNameError(
+            raise ModelNameRejected(
                 f"{operation} failed: the model name is empty", instance=self.config.instance
             )
         return name

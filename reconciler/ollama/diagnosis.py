@@ -18,7 +18,7 @@ import httpx
 
 from reconciler.ollama.config import Redactor
 from reconciler.ollama.errors import (
-    InvalidModelNameError,
+    ModelNameRejected,
     ModelNotFound,
     ModelNotInRegistry,
     OllamaError,
@@ -110,9 +110,7 @@ def classify(call: Call, status: int | None, text: str) -> OllamaError:
     """The error for a server message, with its HTTP status (None: inside a stream)."""
     code = f" (HTTP {status})" if status else ""
     if _INVALID_NAME.fullmatch(text.strip()):
-        return call.fail(
-            InvalidModelNameError, f"invalid model name{code}", status=status, detail=text
-        )
+        return call.fail(ModelNameRejected, f"invalid model name{code}", status=status, detail=text)
     if "pull model manifest" in text and "file does not exist" in text:
         return _not_in_registry(call, status, text)
     if call.model and status == 404:

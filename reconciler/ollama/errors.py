@@ -85,8 +85,9 @@ class ModelNotInRegistry(OllamaError):
     default_hint = "check the name and tag at https://ollama.com/library"
 
 
-class InvalidModelNameError(OllamaError):
-    """The server rejected the model name as invalid (400)."""
+class ModelNameRejected(OllamaError):
+    """The server rejected the model name as invalid (400); names are checked before any
+    request by `reconciler.names.parse`, which raises `InvalidModelName`."""
 
     default_hint = "names look like 'llama3.2:3b' or 'namespace/model:tag'"
 

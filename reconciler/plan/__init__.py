@@ -18,7 +18,7 @@ from reconciler.plan.document import (
     Refusal,
     Skipped,
 )
-from reconciler.plan.planner import guards, observed_for, plan
+from reconciler.plan.planner import guards, observed_for, plan, select
 
 __all__ = [
     "FORMAT_VERSION",
@@ -34,4 +34,5 @@ __all__ = [
     "is_embedding",
     "observed_for",
     "plan",
+    "select",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from reconciler.manifest.desired import DesiredInstance, DesiredModel
+from reconciler.desired import DesiredInstance, DesiredModel
 from reconciler.names import ModelName
 from reconciler.observed import ObservedInstance, ObservedModel
 from reconciler.plan.document import Action, ActionKind, Skipped

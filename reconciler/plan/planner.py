@@ -1,7 +1,8 @@
 """`plan()`: the pure diff of a desired fleet against an observed one (design.md §4).
 
-Chooses the instances (targets, selector), plans each (disabled ones are only reported, those
-whose inventory is unknown are blocked, never changed), then applies the fleet-wide safety guards.
+Chooses the instances (targets and selector are read here only, for `plan()` and `select()`),
+plans each (disabled ones are only reported, those whose inventory is unknown are blocked, never
+changed), then applies the fleet-wide safety guards.
 No I/O and no clock: the caller passes `now` when it wants the plan stamped.
 """
 
@@ -12,8 +13,8 @@ from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 
+from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import UsageError
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance
 from reconciler.names import InvalidModelName, ModelName, parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
 from reconciler.plan.diff import diff_instance
@@ -52,6 +53,28 @@ def plan(
         desired_digest=desired.digest(),
         created_at=now,
     )
+
+
+def select(
+    desired: DesiredFleet,
+    targets: Sequence[str] = (),
+    selector: Mapping[str, str] = _NO_LABELS,
+) -> DesiredFleet:
+    """The part of the fleet that `targets` and `selector` choose: the instances `plan()` plans.
+
+    An unknown target, or a selector that leaves no instance, is a usage error: a typo must not
+    look like a fleet with nothing to do.
+    """
+    scope = _parse_targets(targets, desired)
+    kept = tuple(
+        inst
+        for inst in desired.instances
+        if (not scope or inst.name in scope) and _selected(inst, selector)
+    )
+    if selector and not kept:
+        shown = ", ".join(f"{k}={v}" for k, v in selector.items())
+        raise UsageError(f"no instance matches --selector {shown}")
+    return replace(desired, instances=kept)
 
 
 def observed_for(desired: DesiredInstance, observed: ObservedFleet) -> ObservedInstance:

@@ -14,13 +14,13 @@ from rich.text import Text
 
 from reconciler.apply import (
     ActionFinished,
+    ActionProgress,
     ActionResult,
     ActionRetry,
     ActionStarted,
     ApplyResult,
     Event,
     Outcome,
-    PullProgress,
 )
 from reconciler.plan import Action, Plan
 from reconciler.report.style import to_text
@@ -68,7 +68,7 @@ def event_line(event: Event) -> str | None:
     return None
 
 
-def pull_line(event: PullProgress) -> str:
+def pull_line(event: ActionProgress) -> str:
     """A plain progress line for a pull: `gpu-1: + pull m: 1.2 GB / 4.7 GB (25%)`."""
     if event.total:
         pct = 100 * event.completed // event.total

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance
+from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.names import ModelName
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel, Sync
 from reconciler.plan import InstancePlan, is_embedding, observed_for, plan

@@ -12,7 +12,7 @@ from datetime import timezone
 from types import MappingProxyType
 
 from reconciler import names
-from reconciler.manifest.desired import ENDPOINT_NAMES
+from reconciler.desired import ENDPOINT_NAMES
 from reconciler.testing.catalog import Registry
 from reconciler.testing.faults import FaultInjector
 from reconciler.testing.goformat import local_zone

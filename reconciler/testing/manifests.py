@@ -10,13 +10,17 @@ as double-quoted scalars.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
+from reconciler.errors import UsageError
 from reconciler.testing.config import SimInstanceConfig
 
 TOKEN_ENV = "ORC_SIM_TOKEN"
 SMOKE_PROMPT = "Reply with the single word OK."
 SMOKE_EXPECT = "(?i)\\bok\\b"
+# The first line of every manifest `orc sim` writes: how it finds its own files again.
+WRITTEN_BY = "# Written by `orc sim`"
 
 
 def manifest_text(
@@ -25,7 +29,7 @@ def manifest_text(
     """The YAML of the OllamaInstance manifest for one simulated instance."""
     q = json.dumps
     lines = [
-        f"# Written by `orc sim` for the simulated Ollama instance {config.name}.",
+        f"{WRITTEN_BY} for the simulated Ollama instance {config.name}.",
         "apiVersion: ollama-reconciler/v1",
         "kind: OllamaInstance",
         "metadata:",
@@ -75,6 +79,43 @@ def write_manifests(
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+def check_manifests_folder(folder: Path, names: Iterable[str], force: bool) -> list[Path]:
+    """The files an earlier `orc sim` wrote in `folder`, to be replaced; refuses without `force`.
+
+    Without `force`, any manifest this run would write, or any left by an earlier run, is a usage
+    error naming it: an old file would silently point `orc` at servers that no longer run.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--write-manifests {folder}: not a directory")
+    previous = previous_manifests(folder)
+    targets = [folder / f"{name}.yaml" for name in names]
+    in_the_way = sorted({*previous, *(p for p in targets if p.exists())})
+    if in_the_way and not force:
+        raise UsageError(
+            f"--write-manifests would replace {in_the_way[0]}"
+            + (f" and {len(in_the_way) - 1} more" if len(in_the_way) > 1 else ""),
+            hint="add --force to replace them (files an earlier orc sim wrote are removed), "
+            "or choose another folder",
+        )
+    return previous
+
+
+def previous_manifests(folder: Path) -> list[Path]:
+    """The `*.yaml` files in `folder` whose first line says `orc sim` wrote them."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            with path.open("rb") as file:
+                first = file.readline(200)
+        except OSError:
+            continue
+        if path.is_file() and first.startswith(WRITTEN_BY.encode()):
+            found.append(path)
+    return found
 
 
 def _relative(path: Path, folder: Path) -> str:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.testing.catalog import CATALOG
 from reconciler.testing.config import DEFAULT_VERSION, SimInstanceConfig
 from reconciler.testing.fleet import SimFleet
-from reconciler.testing.manifests import TOKEN_ENV, write_manifests
+from reconciler.testing.manifests import TOKEN_ENV, check_manifests_folder, write_manifests
 from reconciler.testing.units import format_rate
 
 # Initial models per instance, in turn: a chat model (preloaded), an embedding model, one more.
@@ -42,7 +42,9 @@ class SimSettings:
     token: str | None = field(default=None, repr=False)
     tls: bool = False
     manifests_dir: Path | None = None
+    force: bool = False
     path_prefix: str = ""
+    endpoints: Mapping[str, str] = field(default_factory=dict)
     token_rate: float = 50.0
     version: str = DEFAULT_VERSION
 
@@ -61,6 +63,7 @@ def instance_configs(settings: SimSettings) -> list[SimInstanceConfig]:
                 pull_speed=settings.pull_speed,
                 token=settings.token,
                 path_prefix=settings.path_prefix,
+                endpoints=settings.endpoints,
                 version=settings.version,
                 tls=settings.tls,
                 token_rate=settings.token_rate,
@@ -91,6 +94,10 @@ async def _main(settings: SimSettings, echo: Echo) -> int:
 async def serve(settings: SimSettings, echo: Echo, stop: asyncio.Event) -> None:
     """Run the fleet until `stop` is set, reporting on `echo`."""
     configs = instance_configs(settings)
+    replaced: list[Path] = []
+    if settings.manifests_dir is not None:
+        names = [cfg.name for cfg in configs]
+        replaced = check_manifests_folder(settings.manifests_dir, names, settings.force)
     cert_dir = (
         settings.manifests_dir / "sim-tls" if settings.manifests_dir and settings.tls else None
     )
@@ -98,6 +105,8 @@ async def serve(settings: SimSettings, echo: Echo, stop: asyncio.Event) -> None:
     async with fleet:
         _describe(settings, fleet, configs, echo)
         if settings.manifests_dir is not None:
+            for path in replaced:
+                path.unlink(missing_ok=True)
             urls = {cfg.name: fleet.url(cfg.name) for cfg in configs}
             chat = {cfg.name: _chat_model(cfg) for cfg in configs}
             files = write_manifests(settings.manifests_dir, configs, urls, fleet.ca_file, chat)

@@ -30,6 +30,12 @@ def parse_rate(text: str, flag: str = "rate") -> float | None:
         return None
     match = _RATE.match(text)
     value = float(match.group(1)) if match else 0.0
+    if match and not match.group(2) and "b" not in text.lower() and "/" not in text:
+        # A bare number would mean bytes to one reader and megabytes to another.
+        raise UsageError(
+            f"invalid {flag} {text!r}: a rate needs its unit",
+            hint=f"write {text.strip()}MB/s, {text.strip()}B/s or another size per second",
+        )
     if not match or value <= 0:
         raise UsageError(
             f"invalid {flag} {text!r}",

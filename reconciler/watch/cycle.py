@@ -1,36 +1,46 @@
-"""One reconcile of `orc watch`: read the manifests, observe, plan, and heal or report.
+"""One reconcile of `orc watch`: read the manifests, then the reconcile pipeline, then report.
 
 Invalid manifests never reach the planner: the last valid desired state stays in force and the
 diagnostics go to the log and the status. A plan refused by a guard is reported, never applied.
-In apply mode a plan with changes is carried out under the state lock; when a manual `orc apply`
+In apply mode a plan with changes is carried out under the state lock (deletions a manifest
+change caused first wait the Fleet's pruneDelay, see prunedelay.py); when a manual `orc apply`
 holds it, this cycle's apply is skipped and reported. Instances waiting out a backoff are left out
-of the cycle, so an unreachable server never holds up the others.
+of the cycle, so an unreachable server never holds up the others. Planning, guards, the lock
+and the apply are `reconciler.reconcile.run_reconcile`'s, as for `orc apply`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
 
 from reconciler.apply import (
     ActionFinished,
     ActionRetry,
     ApplyResult,
     Event,
-    EventSink,
     Outcome,
 )
-from reconciler.errors import ExitCode, ReconcilerError, RefusedError
-from reconciler.manifest.desired import DesiredFleet
+from reconciler.desired import DesiredFleet
+from reconciler.errors import ExitCode, ReconcilerError
 from reconciler.observed import ObservedFleet
 from reconciler.plan import Plan
+from reconciler.reconcile import (
+    Ending,
+    LockFactory,
+    LockScope,
+    ReconcileHooks,
+    ReconcileOutcome,
+    ReconcileRequest,
+    ReconcileSteps,
+    run_reconcile,
+)
 from reconciler.watch.logs import EventLog
 from reconciler.watch.manifests import ManifestReader
+from reconciler.watch.prunedelay import PruneDelay
 from reconciler.watch.record import CycleSummary, WatchRecord
 from reconciler.watch.results import Result
 from reconciler.watch.schedule import Backoffs, Due
@@ -43,27 +53,9 @@ class Mode(StrEnum):
     PLAN = "plan"
 
 
-class FleetReconciler(Protocol):
-    """What the loop needs of `reconciler.reconcile.Reconciler` (tests pass a fake)."""
+__all__ = ["Cycle", "FleetReconciler", "LockFactory", "Mode"]
 
-    async def plan(
-        self,
-        desired: DesiredFleet,
-        targets: Sequence[str] = (),
-        selector: Mapping[str, str] | None = None,
-    ) -> tuple[ObservedFleet, Plan]: ...
-
-    async def apply(
-        self,
-        made: Plan,
-        desired: DesiredFleet,
-        *,
-        parallelism: int | None = None,
-        on_event: EventSink | None = None,
-    ) -> ApplyResult: ...
-
-
-LockFactory = Callable[[], AbstractContextManager[object]]
+FleetReconciler = ReconcileSteps  # what the loop needs of a Reconciler (tests pass a fake)
 _RESULTS = {ExitCode.OK: Result.APPLIED, ExitCode.PARTIAL: Result.PARTIAL}
 
 
@@ -80,6 +72,7 @@ class Cycle:
     wall: Callable[[], datetime]
     lock: LockFactory | None = None
     log: EventLog = field(default_factory=EventLog)
+    deletions: PruneDelay = field(default_factory=PruneDelay)
     count: int = 0
 
     async def run(self, due: Due) -> CycleSummary:
@@ -121,15 +114,34 @@ class Cycle:
         return summary
 
     async def _reconcile(self, due: Due) -> tuple[Result, str]:
-        desired = self.manifests.read(due, self.record, self.backoffs)
+        desired = await self.manifests.read(due, self.record, self.backoffs)
         if desired is None:
             return Result.INVALID, "no valid manifests have been read yet"
         targets = self._targets(desired, due)
         if targets is None:
             return Result.BLOCKED, "every instance is waiting out its backoff"
-        observed, made = await self.reconciler.plan(desired, targets)
-        self._absorb(observed)
-        return await self._act(desired, made)
+        request = ReconcileRequest(
+            desired, targets, apply=self.mode is Mode.APPLY, lock_scope=LockScope.APPLY
+        )
+        hooks = ReconcileHooks(
+            lock=self.lock,
+            hold_back=(lambda made: self._hold_deletions(made, desired))
+            if self.mode is Mode.APPLY
+            else None,
+            on_observed=self._absorb,
+            on_apply=self._apply_started,
+            on_event=self._on_event,
+            on_applied=self._apply_finished,
+        )
+        outcome = await run_reconcile(self.reconciler, request, hooks)
+        result, message = self._result(outcome)
+        return result, self.deletions.note(message)
+
+    def _hold_deletions(self, made: Plan, desired: DesiredFleet) -> Plan:
+        """The plan less the deletions a manifest change caused, which wait (prunedelay.py)."""
+        held = self.deletions.hold(made, desired, self.clock(), self.wall())
+        self.record.pending_deletions = self.deletions.pending
+        return held
 
     def _targets(self, desired: DesiredFleet, due: Due) -> tuple[str, ...] | None:
         """The instances to reconcile: () for all, None for none."""
@@ -164,8 +176,9 @@ class Cycle:
                 delay = self.backoffs.failed(name, now)
                 self.log.info("instance.backoff", instance=name, retry_in=round(delay, 3))
 
-    async def _act(self, desired: DesiredFleet, made: Plan) -> tuple[Result, str]:
-        if made.refused:
+    def _result(self, outcome: ReconcileOutcome) -> tuple[Result, str]:
+        made = outcome.plan
+        if outcome.ending is Ending.REFUSED:
             for refusal in made.refusals:
                 self.log.warning(
                     "plan.refused",
@@ -174,35 +187,29 @@ class Cycle:
                     message=refusal.message,
                 )
             return Result.REFUSED, "; ".join(r.message for r in made.refusals)
-        if not made.has_changes:
-            if made.blocked:
-                names = ", ".join(p.instance for p in made.blocked)
-                return Result.BLOCKED, f"no changes; could not be planned: {names}"
-            return Result.SYNCED, made.summary()
-        if self.mode is Mode.PLAN:
+        if outcome.ending is Ending.BLOCKED:
+            names = ", ".join(p.instance for p in made.blocked)
+            return Result.BLOCKED, f"no changes; could not be planned: {names}"
+        if outcome.ending is Ending.DRIFT:
             drifted = [p.instance for p in made.instances if p.actions]
             self.log.info("plan.drift", summary=made.summary(), instances=drifted)
             return Result.DRIFT, made.summary()
-        return await self._apply(desired, made)
-
-    async def _apply(self, desired: DesiredFleet, made: Plan) -> tuple[Result, str]:
-        with ExitStack() as held:
-            if self.lock is not None:
-                try:
-                    held.enter_context(self.lock())
-                except RefusedError as exc:
-                    self.log.warning("apply.skipped", reason="locked", message=str(exc))
-                    return Result.LOCKED, f"apply skipped: {exc}"
-            self.log.info("apply.started", actions=len(made.actions), summary=made.summary())
-            result = await self.reconciler.apply(made, desired, on_event=self._on_event)
-        if result.interrupted:
+        if outcome.ending is Ending.LOCKED:
+            self.log.warning("apply.skipped", reason="locked", message=str(outcome.error))
+            return Result.LOCKED, f"apply skipped: {outcome.error}"
+        result = outcome.result
+        if result is None:
+            return Result.SYNCED, made.summary()
+        if result.interrupted or outcome.verified is None:
             raise asyncio.CancelledError
-        self.log.info("apply.finished", summary=result.summary())
-        touched = tuple(sorted({r.action.instance for r in result.results}))
-        if touched:
-            observed, _ = await self.reconciler.plan(desired, touched)
-            self._absorb(observed)
         return _RESULTS.get(result.exit_code, Result.FAILED), result.summary()
+
+    def _apply_started(self, made: Plan) -> None:
+        self.log.info("apply.started", actions=len(made.actions), summary=made.summary())
+
+    def _apply_finished(self, result: ApplyResult | None) -> None:
+        if result is not None and not result.interrupted:
+            self.log.info("apply.finished", summary=result.summary())
 
     def _on_event(self, event: Event) -> None:
         self.record.last_progress = self.clock()

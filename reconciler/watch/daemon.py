@@ -21,7 +21,13 @@ from reconciler.errors import UsageError
 from reconciler.reconcile import Reconciler
 from reconciler.state import StateDir, state_dir_path
 from reconciler.watch.cycle import Mode
-from reconciler.watch.http import HttpServer, make_app
+from reconciler.watch.http import (
+    TOKEN_ENV,
+    HttpServer,
+    all_interfaces,
+    make_app,
+    webhook_token,
+)
 from reconciler.watch.logs import EventLog, configure_logging
 from reconciler.watch.loop import Listener, WatchLoop, WatchOptions
 from reconciler.watch.metrics import WatchMetrics
@@ -41,6 +47,7 @@ class WatchSettings:
     mode: Mode = Mode.APPLY
     interval: float | None = None
     debounce: float = 0.3
+    settle: float = 1.0
     listen: tuple[str, int] | None = None
     status_file: Path | None = None
     log_format: str = "text"
@@ -56,6 +63,8 @@ def run_watch(settings: WatchSettings, stream: TextIO | None = None) -> int:
         raise UsageError(f"no such file or directory: {missing[0]}")
     if settings.status_file is not None and not settings.status_file.parent.is_dir():
         raise UsageError(f"--status-file: no such directory: {settings.status_file.parent}")
+    if settings.listen is not None:
+        webhook_token(settings.webhook_token)  # set but blank: refused before anything starts
     configure_logging(settings.log_format, stream or sys.stderr)
     return asyncio.run(_serve(settings))
 
@@ -81,6 +90,7 @@ async def _serve(settings: WatchSettings) -> int:
             mode=str(settings.mode),
             interval=settings.interval if settings.interval else "from manifests",
             debounce=settings.debounce,
+            settle=settings.settle,
         )
         try:
             await watch.run()
@@ -93,7 +103,9 @@ async def _serve(settings: WatchSettings) -> int:
 
 
 def _options(settings: WatchSettings) -> WatchOptions:
-    timing = Timing(interval=settings.interval or 300.0, debounce=settings.debounce)
+    timing = Timing(
+        interval=settings.interval or 300.0, debounce=settings.debounce, settle=settings.settle
+    )
     return WatchOptions(
         settings.paths, settings.mode, timing, interval_from_manifests=settings.interval is None
     )
@@ -121,12 +133,23 @@ async def _start_http(
         log.info("http.reconcile", message="reconcile requested")
         watch.request(Trigger.MANUAL)
 
-    app = make_app(watch.record, metrics, reconcile_now, time.monotonic, settings.webhook_token)
+    token = webhook_token(settings.webhook_token)
+    app = make_app(watch.record, metrics, reconcile_now, time.monotonic, token)
     http = HttpServer(app, *settings.listen)
     host, port = await http.start()
     shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    auth = "bearer token" if settings.webhook_token else "none"
+    auth = "bearer token" if token else "none"
     log.info("http.listening", address=shown, url=f"http://{shown}/status", reconcile_auth=auth)
+    if all_interfaces(settings.listen[0]):
+        log.warning(
+            "http.all_interfaces",
+            address=shown,
+            reconcile_auth=auth,
+            message="listening on every network interface: anyone who can reach this port "
+            "reads /status and /metrics"
+            + ("" if token else f" and can trigger POST /reconcile (no {TOKEN_ENV})")
+            + "; use --listen 127.0.0.1:PORT to serve this host only",
+        )
     return http
 
 

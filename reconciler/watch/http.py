@@ -3,7 +3,9 @@
 `GET /healthz` for liveness probes, `GET /status` for dashboards and scripts, `GET /metrics` for
 Prometheus, `POST /reconcile` for a git webhook or a person in a hurry. When `ORC_WEBHOOK_TOKEN`
 is set, `POST /reconcile` wants it as a bearer token; the token is compared in constant time and
-never echoed. Handlers are `async` so they run on the loop's thread, never racing the record.
+never echoed. A token that is set but empty would turn that check off without a word, so it is
+refused. Handlers are `async` so they run on the loop's thread, never racing the record. Slow
+clients are cut off and open connections bounded (httpguard.py).
 """
 
 from __future__ import annotations
@@ -19,17 +21,43 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, UsageError
 from reconciler.listen import bind_socket
+from reconciler.watch.httpguard import (
+    MAX_CONNECTIONS,
+    MAX_HEAD_BYTES,
+    READ_TIMEOUT,
+    guarded_protocol,
+)
 from reconciler.watch.metrics import CONTENT_TYPE, WatchMetrics
 from reconciler.watch.record import WatchRecord
 
 TOKEN_ENV = "ORC_WEBHOOK_TOKEN"
 SHUTDOWN_GRACE = 1
+KEEP_ALIVE = 5  # seconds an idle kept-alive connection stays open
+ALL_INTERFACES = frozenset({"", "0.0.0.0", "::"})
 
 
 class ListenError(ReconcilerError):
     """The HTTP endpoints cannot listen where `--listen` asks."""
+
+
+def webhook_token(value: str | None) -> str | None:
+    """The webhook token from `ORC_WEBHOOK_TOKEN` (None: unset); set but blank is refused."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise UsageError(
+            f"{TOKEN_ENV} is set but empty: POST /reconcile would accept anyone",
+            hint=f"set {TOKEN_ENV} to a secret token, or unset it to serve POST /reconcile "
+            "without authentication",
+        )
+    return value
+
+
+def all_interfaces(host: str) -> bool:
+    """Whether `host` listens on every interface (`:PORT`, `0.0.0.0`, `::`)."""
+    return host in ALL_INTERFACES
 
 
 def make_app(
@@ -80,10 +108,19 @@ def _authorized(request: Request, token: str) -> bool:
 class HttpServer:
     """uvicorn on a socket bound here, so that port 0 and a busy port are handled cleanly."""
 
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: Starlette,
+        host: str,
+        port: int,
+        *,
+        read_timeout: float = READ_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self._app = app
         self._host = host
         self._port = port
+        self._protocol = guarded_protocol(read_timeout, max_connections)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
@@ -97,6 +134,9 @@ class HttpServer:
             log_config=None,
             access_log=False,
             ws="none",
+            http=self._protocol,
+            timeout_keep_alive=KEEP_ALIVE,
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
             timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
         config.load()

@@ -23,6 +23,7 @@ from reconciler.manifest import load_fleet
 from reconciler.watch.cycle import Cycle, FleetReconciler, LockFactory, Mode
 from reconciler.watch.logs import EventLog
 from reconciler.watch.manifests import Loader, ManifestReader, Revision
+from reconciler.watch.prunedelay import PruneDelay
 from reconciler.watch.record import CycleSummary, WatchRecord
 from reconciler.watch.revision import git_revision
 from reconciler.watch.schedule import Due, Schedule, Timing, Trigger
@@ -76,13 +77,16 @@ class WatchLoop:
         self.cycle = Cycle(
             mode=options.mode,
             reconciler=reconciler,
-            manifests=ManifestReader(options.paths, loader, revision, self.log),
+            manifests=ManifestReader(
+                options.paths, loader, revision, self.log, options.timing.settle, sleep
+            ),
             record=self.record,
             backoffs=self.schedule.backoffs,
             clock=clock,
             wall=wall,
             lock=lock,
             log=self.log,
+            deletions=PruneDelay(self.log),
         )
         self.listeners = list(listeners)
         self._changes = changes
@@ -109,6 +113,7 @@ class WatchLoop:
                 self.schedule.take(due, now)
                 if await self._reconcile(due) is None:
                     break
+                self.schedule.deletions_due(self.cycle.deletions.next_due(after=now))
                 self._follow_interval()
                 self.schedule.finished(self.clock(), full=due.full)
                 self._notify()

@@ -1,20 +1,27 @@
 """Reading the manifests for the watch loop, keeping the last valid desired state.
 
-A broken edit (a half-saved file, a typo) is reported with its diagnostics and otherwise ignored:
-the desired state it would have produced never exists, so nothing can be applied from it. The
-files are read again when a change was seen, on request, or when their sizes or times changed
-(a change the file watcher missed); otherwise the fleet read last time is reused.
+A file is read only once it has stopped changing: the name, size, modification time and inode
+of every manifest file must hold still for `settle` seconds (the inode catches `git checkout`
+and editors that save by renaming a new file over the old one). A file written in two steps is
+so not read between them unless the pause is longer than that; the Fleet's pruneDelay covers
+the rest (see prunedelay.py). Files that never hold still within `SETTLE_ROUNDS` settle periods
+are not read this time. A broken edit (a half-saved file, a typo) is reported with its
+diagnostics and otherwise ignored: the desired state it would have produced never exists, so
+nothing can be applied from it. The files are read again when a change was seen, on request, or
+when their sizes or times changed (a change the file watcher missed); otherwise the fleet read
+last time is reused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.desired import DesiredFleet
 from reconciler.manifest import LoadResult, load_fleet
-from reconciler.manifest.desired import DesiredFleet
 from reconciler.manifest.loader import find_manifest_files
 from reconciler.watch.logs import EventLog
 from reconciler.watch.record import ManifestState, WatchRecord
@@ -25,6 +32,7 @@ Loader = Callable[[Sequence[Path]], LoadResult]
 Revision = Callable[[Sequence[Path]], "str | None"]
 Signature = tuple[tuple[str, int, int, int], ...]
 _RELOAD = frozenset({Trigger.STARTUP, Trigger.CHANGE, Trigger.MANUAL})
+SETTLE_ROUNDS = 30  # settle periods to wait for files that keep changing before giving up
 
 
 @dataclass
@@ -35,14 +43,25 @@ class ManifestReader:
     loader: Loader = load_fleet
     revision: Revision = git_revision
     log: EventLog = field(default_factory=EventLog)
+    settle: float = 0.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _signature: Signature | None = None
 
-    def read(self, due: Due, record: WatchRecord, backoffs: Backoffs) -> DesiredFleet | None:
+    async def read(self, due: Due, record: WatchRecord, backoffs: Backoffs) -> DesiredFleet | None:
         """The desired fleet in force for this reconcile (None: never valid yet)."""
         signature = files_signature(self.paths)
         if not (due.triggers & _RELOAD) and signature == self._signature:
             return record.desired
-        self._signature = signature
+        settled = await self._settled(signature)
+        if settled is None:
+            waited = round(self.settle * SETTLE_ROUNDS, 3)
+            kept = "the last valid manifests stay in force" if record.desired else "nothing is done"
+            self.log.warning(
+                "manifests.unsettled",
+                message=f"the manifest files kept changing for {waited}s: {kept}",
+            )
+            return record.desired
+        self._signature = settled
         result = self.loader(self.paths)
         previous = record.manifests
         state = ManifestState(result.ok, tuple(result.diagnostics), self.revision(self.paths))
@@ -65,6 +84,18 @@ class ManifestReader:
         record.keep_declared()
         backoffs.keep({i.name for i in result.fleet.instances})
         return result.fleet
+
+    async def _settled(self, signature: Signature) -> Signature | None:
+        """The files' signature once it held still for `settle` seconds (None: it never did)."""
+        if self.settle <= 0:
+            return signature
+        for _ in range(SETTLE_ROUNDS):
+            await self.sleep(self.settle)
+            again = files_signature(self.paths)
+            if again == signature:
+                return again
+            signature = again
+        return None
 
     def _report(self, state: ManifestState, *, was_invalid: bool, kept: bool) -> None:
         for d in state.diagnostics:

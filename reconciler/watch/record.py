@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.desired import DesiredFleet
 from reconciler.manifest import Diagnostic
-from reconciler.manifest.desired import DesiredFleet
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.report import Status, build_status
 from reconciler.watch.conditions import Conditions, Facts
+from reconciler.watch.prunedelay import PendingDeletion
 from reconciler.watch.results import Result
 
 HEALTHY_INTERVALS = 3  # /healthz fails when no reconcile finished for this many intervals
@@ -83,6 +84,7 @@ class WatchRecord:
     running: str | None = None
     alive: bool = False
     last_progress: float | None = None  # monotonic: a reconcile ended or reported progress
+    pending_deletions: tuple[PendingDeletion, ...] = ()  # held by the Fleet's pruneDelay
 
     def __post_init__(self) -> None:
         self.conditions = Conditions(self.created_at)
@@ -126,6 +128,7 @@ class WatchRecord:
         document["conditions"] = self.conditions.to_list()
         document["lastReconcile"] = self.last.to_dict() if self.last else None
         document["manifests"] = self.manifests.to_dict(self.paths)
+        document["pendingDeletions"] = [p.to_dict() for p in self.pending_deletions]
         self.document = document
 
     def _status(self, now: datetime) -> Status:

@@ -26,6 +26,7 @@ class Trigger(StrEnum):
     INTERVAL = "interval"
     MANUAL = "manual"  # SIGHUP or POST /reconcile
     RETRY = "retry"  # an instance's backoff ended
+    PRUNE_DELAY = "prune-delay"  # held deletions are due: plan again (see prunedelay.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class Timing:
 
     interval: float = 300.0
     debounce: float = 0.3
+    settle: float = 1.0  # a manifest file is read once it held still this long (manifests.py)
     jitter: float = 0.1
     backoff_base: float = 1.0
     backoff_factor: float = 2.0
@@ -121,11 +123,16 @@ class Schedule:
         self._first_change: float | None = None
         self._last_change: float | None = None
         self._next_resync: float | None = None
+        self._deletions_due: float | None = None
         self.backoffs = Backoffs(timing.backoff_base, timing.backoff_factor, timing.interval)
 
     def set_interval(self, seconds: float) -> None:
         """Use another resync interval (and backoff cap) from the next reconcile on."""
         self.interval = self.backoffs.cap = seconds
+
+    def deletions_due(self, when: float | None) -> None:
+        """Reconcile at `when`, when held deletions are due (None: none are waiting)."""
+        self._deletions_due = when
 
     def request(self, trigger: Trigger) -> None:
         """Ask for a reconcile as soon as possible (startup, SIGHUP, POST /reconcile)."""
@@ -142,6 +149,8 @@ class Schedule:
         triggers = set(self._requested)
         if self._next_resync is not None and self._next_resync <= now:
             triggers.add(Trigger.INTERVAL)
+        if self._deletions_due is not None and self._deletions_due <= now:
+            triggers.add(Trigger.PRUNE_DELAY)
         retries = self.backoffs.due(now)
         if retries:
             triggers.add(Trigger.RETRY)
@@ -155,7 +164,12 @@ class Schedule:
         """When something next becomes due (None: only a new trigger can make it so)."""
         if self._requested:
             return float("-inf")
-        times = (self._change_due(), self._next_resync, self.backoffs.next_time())
+        times = (
+            self._change_due(),
+            self._next_resync,
+            self._deletions_due,
+            self.backoffs.next_time(),
+        )
         return min((t for t in times if t is not None), default=None)
 
     def take(self, due: Due, now: float) -> None:
@@ -164,7 +178,7 @@ class Schedule:
         if Trigger.CHANGE in due.triggers:
             self._first_change = self._last_change = None
         if due.full:
-            self._next_resync = None
+            self._next_resync = self._deletions_due = None
         self.backoffs.postpone(due.retries, now)
 
     def finished(self, now: float, *, full: bool) -> None:

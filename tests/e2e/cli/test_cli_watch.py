@@ -419,3 +419,60 @@ def test_no_secret_reaches_logs_status_metrics_or_the_status_file(tmp_path):
     everything = json.dumps(daemon.events) + json.dumps(status) + metrics + status_file.read_text()
     assert token not in everything
     assert wrong not in everything
+
+
+def pruned(fleet: Fleet, models: list[str]) -> str:
+    """sim-b with `prune: true`: every model it does not list is deleted."""
+    text = manifest("sim-b", fleet.sim.url("sim-b"), models, keep_loaded=(LLAMA,))
+    return text.replace("  models:\n", "  prune: true\n  models:\n")
+
+
+def prefix(text: str, model: str) -> str:
+    """`text` cut just before the entry of `model`: still a valid manifest."""
+    return text[: text.index(f'    - name: "{model}"')]
+
+
+def test_a_manifest_saved_in_two_steps_never_has_its_prefix_applied(start, fleet, tmp_path):
+    whole = pruned(fleet, [LLAMA, EMBED])
+    (tmp_path / "manifests" / "sim-b.yaml").write_text(whole)
+    daemon = start("--interval", "5m")
+    assert daemon.reconciled(1)["result"] == "synced"
+    target = daemon.folder / "sim-b.yaml"
+    # a pause longer than the debounce, shorter than --settle (1s): the prefix is never read
+    target.write_text(prefix(whole, EMBED))
+    time.sleep(0.6)
+    target.write_text(whole)
+    daemon.reconciled(2)
+    time.sleep(1.5)
+    assert not any(e["event"] == "deletion.held" for e in daemon.events)
+    # a pause of a few seconds: the prefix is read, its deletion waits pruneDelay (30s)
+    target.write_text(prefix(whole, EMBED))
+    held = daemon.wait("deletion.held", timeout=10, model=EMBED)
+    assert (held["instance"], held["delay"]) == ("sim-b", 30.0)
+    [pending] = daemon.status()["pendingDeletions"]
+    assert (pending["instance"], pending["model"], pending["reason"]) == (
+        "sim-b",
+        EMBED,
+        "not declared and prune: true",
+    )
+    time.sleep(2.0)
+    target.write_text(whole)
+    daemon.wait("deletion.dropped", timeout=10, model=EMBED)
+    assert daemon.status()["pendingDeletions"] == []
+    assert EMBED in fleet.models("sim-b")
+    assert not any(e["event"] == "action.done" and e["kind"] == "delete" for e in daemon.events)
+
+
+def test_a_blank_webhook_token_refuses_to_start(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "watch", str(tmp_path), "--listen", "127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env={**os.environ, "ORC_WEBHOOK_TOKEN": " "},
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "ORC_WEBHOOK_TOKEN is set but empty: POST /reconcile would accept anyone" in done.stderr
+    assert "Traceback" not in done.stderr

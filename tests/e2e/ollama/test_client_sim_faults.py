@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from reconciler.ollama import (
-    InvalidModelNameError,
+    ModelNameRejected,
     ModelNotFound,
     ModelNotInRegistry,
     OllamaClient,
@@ -84,7 +84,7 @@ FAIL_NEXT = [
         "show",
         400,
         "invalid model name",
-        InvalidModelNameError,
+        ModelNameRejected,
         False,
         "invalid model name (HTTP 400)",
     ),

@@ -65,6 +65,7 @@ def test_installed_wheel_validates_the_examples(wheel: Path, tmp_path: Path) -> 
     assert str(env_dir) in where.stdout, where.stdout + where.stderr
 
     orc = env_dir / "bin" / "orc"
-    result = _run(orc, "validate", ROOT / "examples", cwd=tmp_path)
+    folders = [d for d in (ROOT / "examples").iterdir() if d.name not in {"ci", "kubernetes"}]
+    result = _run(orc, "validate", *folders, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Valid" in result.stdout

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from reconciler.apply import Event, RetryPolicy
-from reconciler.manifest.desired import DesiredFleet
+from reconciler.desired import DesiredFleet
 from reconciler.ollama import ClientConfig, OllamaClient
 from reconciler.reconcile import Reconciler, load_desired
 from reconciler.state import StateDir

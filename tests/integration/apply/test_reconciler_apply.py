@@ -8,10 +8,10 @@ import pytest
 
 from reconciler.apply import (
     ActionFinished,
+    ActionProgress,
     ActionRetry,
     ActionStarted,
     Outcome,
-    PullProgress,
     RetryPolicy,
 )
 from reconciler.errors import ExitCode, RefusedError
@@ -109,7 +109,7 @@ async def test_pull_progress_reports_bytes_of_the_model(rig):
 
     _, _, _, result = await plan_and_apply(rig)
 
-    progress = [e for e in rig.events if isinstance(e, PullProgress)]
+    progress = [e for e in rig.events if isinstance(e, ActionProgress)]
     assert progress
     assert progress[-1].completed == progress[-1].total > 0
     completed = [p.completed for p in progress if p.total == progress[-1].total]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from reconciler.chat import Fleet
-from reconciler.manifest.desired import (
+from reconciler.desired import (
     DesiredFleet,
     DesiredInstance,
     DesiredModel,

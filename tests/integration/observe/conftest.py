@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.manifest.desired import DesiredFleet
-from reconciler.observe import Observer
+from reconciler.desired import DesiredFleet
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import ClientConfig, OllamaClient
+from reconciler.probe import Observer
 from reconciler.reconcile import load_desired
 from reconciler.state import StateDir
 from reconciler.testing import SimInstanceConfig, SimServer

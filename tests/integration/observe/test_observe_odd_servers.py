@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance
-from reconciler.observe import Observer
+from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.observed import Health
 from reconciler.ollama import ClientConfig, OllamaClient
+from reconciler.probe import Observer
 from reconciler.state import StateDir
 
 LLAMA = {"capabilities": ["completion", "tools"], "model_info": {"general.architecture": "llama",

@@ -16,11 +16,11 @@ import pytest
 
 from reconciler.apply import (
     ActionFinished,
+    ActionProgress,
     ActionRetry,
     ActionStarted,
     Executor,
     Outcome,
-    PullProgress,
     RetryPolicy,
 )
 from reconciler.errors import ExitCode
@@ -152,7 +152,7 @@ async def test_transient_errors_are_retried_with_exponential_backoff() -> None:
     assert only.outcome is Outcome.DONE
     assert only.attempts == 3
     assert time.slept == [1.0, 2.0]
-    assert [type(e) for e in events if not isinstance(e, PullProgress)] == [
+    assert [type(e) for e in events if not isinstance(e, ActionProgress)] == [
         ActionStarted,
         ActionRetry,
         ActionRetry,
@@ -238,7 +238,7 @@ async def test_pull_progress_sums_layers() -> None:
     await executor({"a": FakeClient("a")}, FakeTime(), events=events).run(
         make_plan(act("a", "pull", "m"))
     )
-    progress = [(e.completed, e.total) for e in events if isinstance(e, PullProgress)]
+    progress = [(e.completed, e.total) for e in events if isinstance(e, ActionProgress)]
     assert progress == [(40, 100), (100, 100), (100, 100)]
 
 

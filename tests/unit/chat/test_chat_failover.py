@@ -17,13 +17,13 @@ from reconciler.chat import (
     PassedOver,
     Selection,
 )
+from reconciler.desired import DesiredInstance
 from reconciler.errors import SecretError
-from reconciler.manifest.desired import DesiredInstance
 from reconciler.names import parse
 from reconciler.ollama import (
     ChatChunk,
     ClientConfig,
-    InvalidModelNameError,
+    ModelNameRejected,
     ModelNotFound,
     OllamaClient,
     OllamaError,
@@ -153,7 +153,7 @@ async def test_first_fails_then_second_serves(failure: OllamaError, reason: str)
     "failure",
     [
         pytest.param(error(RequestRejected, 400, "options are invalid"), id="400"),
-        pytest.param(error(InvalidModelNameError, 400), id="invalid-name"),
+        pytest.param(error(ModelNameRejected, 400), id="invalid-name"),
     ],
 )
 async def test_a_refused_request_stops_without_trying_the_next(failure: OllamaError) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from reconciler.chat import Selection, select_candidates
-from reconciler.manifest.desired import DesiredInstance
+from reconciler.desired import DesiredInstance
 from reconciler.names import parse
 from reconciler.observed import Health, ObservedInstance, ObservedModel
 

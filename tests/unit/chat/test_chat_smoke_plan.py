@@ -6,7 +6,7 @@ import pytest
 
 from reconciler.chat import DEFAULT_PROMPT, FleetChatResult, SmokeCheck, Verdict, plan_checks
 from reconciler.chat.smoke import judge
-from reconciler.manifest.desired import DesiredInstance, DesiredModel, SmokeTest
+from reconciler.desired import DesiredInstance, DesiredModel, SmokeTest
 from reconciler.names import parse
 from reconciler.ollama import Metrics
 

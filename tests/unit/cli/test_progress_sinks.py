@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from reconciler.apply import ActionFinished, ActionResult, ActionStarted, Outcome, PullProgress
+from reconciler.apply import ActionFinished, ActionProgress, ActionResult, ActionStarted, Outcome
 from reconciler.cli.progress import JsonSink, LineSink
 from reconciler.names import parse
 from reconciler.plan import Action, ActionKind
@@ -22,8 +22,8 @@ class Clock:
         return self.now
 
 
-def progress(action: Action, done: int) -> PullProgress:
-    return PullProgress(action, "pulling abc", done, 1000)
+def progress(action: Action, done: int) -> ActionProgress:
+    return ActionProgress(action, "pulling abc", done, 1000)
 
 
 def test_json_sink_throttles_pull_progress_per_action() -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance, redact_url
+from reconciler.desired import DesiredFleet, DesiredInstance, redact_url
 from reconciler.observed import ObservedFleet
 from reconciler.plan import plan
 from reconciler.report import render_plan_text

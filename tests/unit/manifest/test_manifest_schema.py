@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from reconciler.cli.main import main
-from reconciler.manifest.desired import ENDPOINT_NAMES
+from reconciler.desired import ENDPOINT_NAMES
 from reconciler.manifest.models import MODEL_BY_KIND, Endpoints
 from reconciler.manifest.schema import load_schema, schema_location
 from reconciler.manifest.schemagen import build_schema, schema_text

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.desired import SecretRef
 from reconciler.errors import SecretError
 from reconciler.manifest import resolve_secret
-from reconciler.manifest.desired import SecretRef
 
 
 def test_env_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
+from reconciler.desired import DesiredInstance, SecretRef
 from reconciler.manifest import LoadResult, load_fleet
-from reconciler.manifest.desired import DesiredInstance, SecretRef
 from reconciler.names import parse
 
 VALID = Path(__file__).resolve().parents[2] / "manifests" / "valid"

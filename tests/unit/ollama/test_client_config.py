@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler import ollama
-from reconciler.manifest.desired import ENDPOINT_NAMES
+from reconciler.desired import ENDPOINT_NAMES
 from reconciler.ollama import ENDPOINT_DEFAULTS, ClientConfig
 
 
@@ -69,7 +69,7 @@ def test_the_public_api_is_pinned() -> None:
         "CreateProgress", "ChatMessage", "ChatChunk", "ChatResult", "GenerateChunk",
         "GenerateResult", "EmbedResult", "Metrics",
         "OllamaError", "OllamaUnreachable", "OllamaTLSError", "OllamaTimeout",
-        "OllamaUnauthorized", "ModelNotFound", "ModelNotInRegistry", "InvalidModelNameError",
+        "OllamaUnauthorized", "ModelNotFound", "ModelNotInRegistry", "ModelNameRejected",
         "ServerBusy", "ServerError", "ProtocolError", "RequestRejected",
         "normalize_digest", "parse_parameters",
     }  # fmt: skip

@@ -15,7 +15,7 @@ import trustme
 from reconciler.errors import ReconcilerError
 from reconciler.ollama import (
     ClientConfig,
-    InvalidModelNameError,
+    ModelNameRejected,
     ModelNotFound,
     ModelNotInRegistry,
     OllamaClient,
@@ -68,7 +68,7 @@ TRANSIENT = {
     OllamaUnauthorized: False,
     ModelNotFound: False,
     ModelNotInRegistry: False,
-    InvalidModelNameError: False,
+    ModelNameRejected: False,
     ServerBusy: True,
     ServerError: True,
     ProtocolError: False,
@@ -156,10 +156,10 @@ STATUSES: list[tuple[str, int, object, type[OllamaError], str]] = [
     ("generate", 404, {"error": 'model "llama3" not found, try pulling it first'}, ModelNotFound,
      "not found"),
     ("embed", 404, {"error": "model 'nomic-embed-text' not found"}, ModelNotFound, "not found"),
-    ("show", 400, {"error": "invalid model name"}, InvalidModelNameError, "invalid model name"),
-    ("delete", 400, {"error": 'name "Bad!" is invalid'}, InvalidModelNameError, "invalid"),
-    ("copy", 400, {"error": 'destination "x!" is invalid'}, InvalidModelNameError, "invalid"),
-    ("show", 500, {"error": "invalid model path"}, InvalidModelNameError, "invalid"),
+    ("show", 400, {"error": "invalid model name"}, ModelNameRejected, "invalid model name"),
+    ("delete", 400, {"error": 'name "Bad!" is invalid'}, ModelNameRejected, "invalid"),
+    ("copy", 400, {"error": 'destination "x!" is invalid'}, ModelNameRejected, "invalid"),
+    ("show", 500, {"error": "invalid model path"}, ModelNameRejected, "invalid"),
     ("chat", 503, {"error": "server busy, please try again.  maximum pending requests exceeded"},
      ServerBusy, "busy"),
     ("list_models", 429, b"Too Many Requests", ServerBusy, "busy"),
@@ -236,7 +236,7 @@ async def test_an_empty_model_name_is_refused_without_a_request(
 ) -> None:
     route = api.route().respond(200, json={})
     for method in (client.show, client.delete, client.load, client.unload):
-        with pytest.raises(InvalidModelNameError, match="empty"):
+        with pytest.raises(ModelNameRejected, match="empty"):
             await method("  ")
     assert not route.called
 

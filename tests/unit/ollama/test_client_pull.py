@@ -14,7 +14,7 @@ import respx
 from reconciler.ollama import (
     ClientConfig,
     CreateProgress,
-    InvalidModelNameError,
+    ModelNameRejected,
     ModelNotInRegistry,
     OllamaClient,
     OllamaTimeout,
@@ -224,7 +224,7 @@ async def test_an_http_registry_needs_insecure(
 
 async def test_invalid_name_is_reported(client: OllamaClient, api: respx.MockRouter) -> None:
     api.post("/api/pull").respond(400, json={"error": "invalid model name"})
-    with pytest.raises(InvalidModelNameError) as caught:
+    with pytest.raises(ModelNameRejected) as caught:
         await collect(client.pull("bad!name"))
     assert (caught.value.status, caught.value.transient) == (400, False)
 

@@ -3,7 +3,7 @@ file (which is only a file: its actions may say anything) and every reconcile of
 
 from __future__ import annotations
 
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance, DesiredModel, Safety
+from reconciler.desired import DesiredFleet, DesiredInstance, DesiredModel, Safety
 from reconciler.names import parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
 from reconciler.plan import Action, ActionKind, InstancePlan, guards, plan

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.desired import DesiredFleet, DesiredInstance, DesiredModel, Safety
 from reconciler.errors import UsageError
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance, DesiredModel, Safety
 from reconciler.names import parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
 from reconciler.plan import ActionKind, Plan, PlanFormatError, plan

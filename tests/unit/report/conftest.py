@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.manifest.desired import (
+from reconciler.desired import (
     DesiredFleet,
     DesiredInstance,
     DesiredModel,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.manifest.desired import DesiredFleet
+from reconciler.desired import DesiredFleet
 from reconciler.observed import ObservedFleet
 from reconciler.plan import Plan, plan
 from reconciler.report import (

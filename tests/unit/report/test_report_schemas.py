@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler.manifest.desired import DesiredFleet, Safety
+from reconciler.desired import DesiredFleet, Safety
 from reconciler.observed import ObservedFleet
 from reconciler.plan import ActionKind, Plan, plan
 from reconciler.report import build_status, render_plan_json, render_status_json

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from reconciler.manifest.desired import DesiredFleet, SecretRef
+from reconciler.desired import DesiredFleet, SecretRef
 from reconciler.observed import ObservedFleet
 from reconciler.plan import plan
 from reconciler.report import (

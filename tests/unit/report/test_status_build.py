@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
-from reconciler.manifest.desired import DesiredFleet
+from reconciler.desired import DesiredFleet
 from reconciler.observed import Health, ObservedFleet, Sync
 from reconciler.report import build_status, render_status_json
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from reconciler.manifest.desired import DesiredFleet
+from reconciler.desired import DesiredFleet
 from reconciler.observed import ObservedFleet
 from reconciler.report import build_status, render_status_markdown, render_status_table
 

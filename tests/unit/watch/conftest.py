@@ -21,11 +21,10 @@ from typing import Any
 import pytest
 
 from reconciler.apply import ActionFinished, ActionResult, ApplyResult, EventSink, Outcome
-from reconciler.manifest.desired import DesiredFleet
+from reconciler.desired import DesiredFleet
 from reconciler.names import parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
-from reconciler.plan import ActionKind, Plan, plan
-from reconciler.reconcile import select
+from reconciler.plan import ActionKind, Plan, plan, select
 from reconciler.watch import Mode, Timing, WatchLoop, WatchOptions
 
 EPOCH = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -211,6 +210,7 @@ class Bench:
         self.lock: Callable[[], Any] | None = options.pop("lock", None)
         mode = options.pop("mode", Mode.APPLY)
         follow = options.pop("interval_from_manifests", False)
+        options.setdefault("settle", 0.0)  # test_watch_half_saved.py sets it where it matters
         self.loop = WatchLoop(
             WatchOptions((folder,), mode, Timing(**options), interval_from_manifests=follow),
             self.reconciler,

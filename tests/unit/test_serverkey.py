@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.manifest.serverkey import server_key
+from reconciler.serverkey import server_key
 
 LOOPBACK_11434 = [
     "http://127.0.0.1:11434",

@@ -1,4 +1,6 @@
-"""Leave out the fields of a document that broke the schema, to check the rest of it.
+"""Drop the fields of a document that broke the schema, to check the rest of it.
+
+(Not the `prune` setting of an instance, which deletes undeclared models: see plan/diff.py.)
 
 A document with a schema error would otherwise hide its semantic problems (a bad URL, a model
 name Ollama rejects) until the schema errors are fixed. Removing the offending fields lets the
@@ -15,7 +17,7 @@ from typing import Any
 from reconciler.manifest.diagnostics import Diagnostic, FieldPath
 
 
-def prune(
+def drop_fields(
     data: dict[str, Any], paths: Iterable[FieldPath]
 ) -> tuple[dict[str, Any], set[FieldPath]]:
     """A copy of `data` without the fields at `paths` (a whole list for a bad list item)."""
@@ -32,13 +34,13 @@ def prune(
     return result, removed
 
 
-def beside_pruned(diagnostic: Diagnostic, pruned: Iterable[FieldPath]) -> bool:
+def beside_dropped(diagnostic: Diagnostic, dropped: Iterable[FieldPath]) -> bool:
     """Whether a finding concerns a nested mapping (a TLS block, a model) that lost a field.
 
     The fields directly under `spec` and `metadata` are checked independently of each other, so
     removing one of them casts no doubt on findings about the others.
     """
-    parents = {path[:-1] for path in pruned if len(path) > 2}
+    parents = {path[:-1] for path in dropped if len(path) > 2}
     return diagnostic.path[:-1] in parents
 
 

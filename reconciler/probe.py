@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from reconciler import names
+from reconciler.desired import DesiredFleet, DesiredInstance, SecretRef
 from reconciler.errors import ReconcilerError, SecretError
 from reconciler.manifest import resolve_secret
-from reconciler.manifest.desired import DesiredFleet, DesiredInstance, SecretRef
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
 from reconciler.ollama import (
     ClientConfig,
@@ -126,7 +126,7 @@ class Observer:
     client_factory: ClientFactory = OllamaClient
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     env: Mapping[str, str] | None = None
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    wall: Callable[[], datetime] = lambda: datetime.now(UTC)  # stamps checked_at; not a timer
     parallelism: int | None = None  # instances probed at once; None: all, bounded by requests
 
     def __post_init__(self) -> None:
@@ -202,7 +202,7 @@ class Observer:
             version=version,
             latency_ms=latency_ms,
             models=models,
-            checked_at=self.clock(),
+            checked_at=self.wall(),
             loaded_known=running is not None,
         )
 
@@ -266,7 +266,7 @@ class Observer:
             health=health,
             reason=reason,
             message=message,
-            checked_at=self.clock(),
+            checked_at=self.wall(),
         )
 
 

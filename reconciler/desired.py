@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from reconciler.manifest.serverkey import server_key
 from reconciler.names import ModelName
+from reconciler.serverkey import server_key
 
 ENDPOINT_NAMES = (
     "health",
@@ -173,6 +173,9 @@ class DesiredFleet:
     interval: float = 300.0
     safety: Safety = field(default_factory=Safety)
     name: str = "default"
+    # how long `orc watch` holds deletions a manifest change causes; no plan depends on it, so
+    # it stays out of the digest and a saved plan stays fresh when only this setting changes
+    prune_delay: float = field(default=30.0, metadata={"digest": False})
 
     def instance(self, name: str) -> DesiredInstance | None:
         """The instance of that name, if declared."""
@@ -205,5 +208,6 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_canonical(v) for v in value]
     if hasattr(value, "__dataclass_fields__"):
-        return {k: _canonical(getattr(value, k)) for k in value.__dataclass_fields__}
+        kept = [k for k, f in value.__dataclass_fields__.items() if f.metadata.get("digest", True)]
+        return {k: _canonical(getattr(value, k)) for k in kept}
     return value
