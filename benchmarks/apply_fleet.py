@@ -1,6 +1,6 @@
 """Time `orc apply` on 50 simulated instances, 5 pulls each, against the ideal wall time.
 
-Issue 5 asks for within 1.3x of the ideal. The fleet is `orc sim -n 50` in its own process (so
+The target is within 1.3x of the ideal. The fleet is `orc sim -n 50` in its own process (so
 the simulator's CPU does not count against orc's); its manifests are edited to declare 5 more
 catalog models per instance, of known sizes. Within one instance pulls run one at a time, so
 the ideal is the slowest instance's pulls back to back: the sum of its sizes / the pull speed.

@@ -1,7 +1,7 @@
 """Time `orc plan` on a simulated fleet of 200 instances × 30 models, against plain scripts.
 
-Issue 4 asks that a warm plan (show cache filled) makes at most 3 requests per instance and takes
-under 2 s of wall time including start-up, and that cold and warm plans both beat (a), a
+The targets: a warm plan (show cache filled) makes at most 3 requests per instance and takes
+under 2 s of wall time including start-up; cold and warm plans must both beat (a), a
 straightforward script with the official `ollama.AsyncClient` and `asyncio.gather` over list and
 show for every model of every instance. (b) is the same script done sequentially.
 

@@ -1,6 +1,6 @@
 """Time `orc validate` on a generated fleet of 1,000 OllamaInstance documents.
 
-Issue 2 asks for under 2 s. The fleet is written to a temporary folder (10 files of 100
+The target is under 2 s. The fleet is written to a temporary folder (10 files of 100
 instances, 4 ModelSets, a Fleet document, realistic fields), then validated in-process (three
 runs, best and median shown) and once as a subprocess (`python -m reconciler validate`), which
 includes interpreter start-up and imports. Run: `python benchmarks/validate_fleet.py`.

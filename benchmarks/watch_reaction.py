@@ -1,6 +1,6 @@
 """How fast `orc watch` reacts to an edit, and what it costs when there is nothing to do.
 
-Issue 7 asks for a median reaction under 1 s and idle CPU under 5% of one core.
+The targets are a median reaction under 1 s and idle CPU under 5% of one core.
 
 1. Reaction: one simulated server, `orc watch --log-format json` as a subprocess. Twenty edits
    each ask for a change (a small model alternately declared present and absent); the time from

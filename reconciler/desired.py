@@ -31,6 +31,8 @@ ENDPOINT_NAMES = (
     "generate",
     "embed",
 )
+CHAT_ONLY = {"digest": False}
+"""Field metadata of settings that only chats use: a saved plan stays valid when they change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,9 @@ class DesiredInstance:
     protect: tuple[str, ...] = ()
     smoke: tuple[SmokeTest, ...] = ()
     location: SourceLocation | None = None
+    # How a `Fleet` shares chats; no plan depends on them, so they stay out of `digest()`.
+    weight: int = field(default=1, metadata=CHAT_ONLY)
+    max_concurrent: int | None = field(default=None, metadata=CHAT_ONLY)
 
     def model(self, name: ModelName) -> DesiredModel | None:
         """The declared model of that name (compared as Ollama compares names), if any."""

@@ -3,7 +3,8 @@
 Every failure the user can cause or meet is a `ReconcilerError` (or a subclass) with a message
 saying what happened, where, and what to do. The CLI's single handler prints `str(error)` on one
 line and exits with `error.exit_code`. A run that ends without an error gets its exit code from
-`reconciler.reconcile.exit_code`; nothing else decides exit codes (design.md §5).
+`reconciler.reconcile.exit_code`; nothing else decides exit codes (see docs/architecture.md,
+Errors and exit codes).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Exit codes of every `orc` command (design.md §5)."""
+    """Exit codes of every `orc` command (docs/architecture.md, Errors and exit codes)."""
 
     OK = 0
     ERROR = 1
@@ -52,6 +53,11 @@ class ManifestError(ReconcilerError):
 
 class SecretError(ReconcilerError):
     """A SecretRef could not be resolved (missing variable or file). Never carries the value."""
+
+
+class SecretRefused(SecretError):
+    """A secret the runner's rules refuse: a variable not allowed, a file outside the manifests'
+    folders or not a small regular file, a value too short. Never carries the value."""
 
 
 class StateError(ReconcilerError):

@@ -1,6 +1,6 @@
 """The Ollama model-name grammar: parse, validate, normalise, display and compare.
 
-Follows `types/model/name.go` as summarised in shared/reference/ollama-api.md §2:
+Follows `types/model/name.go` as summarised in docs/ollama-api.md, Model names:
 `[scheme://]host/namespace/model:tag`, defaults `registry.ollama.ai`, `library`, `latest`, parts
 compared case-insensitively. `llama3`, `llama3:latest` and
 `registry.ollama.ai/library/llama3:latest`

@@ -1,4 +1,4 @@
-"""The vocabulary of observed state (design.md §3): what a probe found on each instance.
+"""The vocabulary of observed state: what a probe found on each instance.
 
 Produced by `observe`, consumed by `plan`, `chat` and the renderers. Plain frozen data, no I/O.
 """

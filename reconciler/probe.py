@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from reconciler import names
-from reconciler.desired import DesiredFleet, DesiredInstance, SecretRef
-from reconciler.errors import ReconcilerError, SecretError
+from reconciler.desired import DesiredFleet, DesiredInstance, SecretRef, TLSSettings
+from reconciler.errors import ReconcilerError, SecretError, SecretRefused
 from reconciler.manifest import resolve_secret
+from reconciler.manifest.secretpolicy import SecretPolicy, check_tls_file
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
 from reconciler.ollama import (
     ClientConfig,
@@ -87,19 +88,28 @@ class ShowCache:
             self._new.clear()
 
 
-def client_config(instance: DesiredInstance, env: Mapping[str, str] | None = None) -> ClientConfig:
-    """The client settings of an instance, secrets resolved (raises SecretError, naming it)."""
+def client_config(
+    instance: DesiredInstance,
+    env: Mapping[str, str] | None = None,
+    policy: SecretPolicy | None = None,
+) -> ClientConfig:
+    """The client settings of an instance, secrets resolved under the runner's `policy`.
+
+    Raises SecretError (SecretRefused for what the policy refuses), naming the field.
+    """
     environ = os.environ if env is None else env
-    token = resolve_secret(instance.bearer_token, environ) if instance.bearer_token else None
+    rules = policy or SecretPolicy()
+    token = None
+    if instance.bearer_token is not None:
+        token = resolve_secret(instance.bearer_token, environ, rules, "spec.auth.bearerToken")
     headers: dict[str, str] = {}
     secret_headers: set[str] = set()
     for key, value in instance.headers.items():
         if isinstance(value, SecretRef):
-            headers[key] = resolve_secret(value, environ)
+            headers[key] = resolve_secret(value, environ, rules, f"spec.headers.{key}")
             secret_headers.add(key)
         else:
             headers[key] = value
-    tls = instance.tls
     return ClientConfig(
         instance=instance.name,
         base_url=instance.url,
@@ -107,14 +117,28 @@ def client_config(instance: DesiredInstance, env: Mapping[str, str] | None = Non
         bearer_token=token,
         headers=headers,
         secret_headers=frozenset(secret_headers),
-        tls=TLSConfig(
-            verify=tls.verify,
-            ca_file=tls.ca_file,
-            client_cert=tls.client_cert,
-            client_key=tls.client_key,
-        ),
+        tls=_tls(instance.tls, rules),
         timeout=instance.timeout,
         pull_timeout=instance.pull_timeout,
+    )
+
+
+def _tls(tls: TLSSettings, policy: SecretPolicy) -> TLSConfig:
+    """The TLS files, checked: the client certificate and key are secrets, confined like
+    secret files; a CA bundle is public (often under /etc/ssl) and only has to be a file."""
+    files = (
+        ("spec.tls.caFile", tls.ca_file, False),
+        ("spec.tls.clientCert", tls.client_cert, True),
+        ("spec.tls.clientKey", tls.client_key, True),
+    )
+    for field_name, path, confined in files:
+        if path is not None:
+            check_tls_file(path, policy, field_name, confined=confined)
+    return TLSConfig(
+        verify=tls.verify,
+        ca_file=tls.ca_file,
+        client_cert=tls.client_cert,
+        client_key=tls.client_key,
     )
 
 
@@ -128,6 +152,7 @@ class Observer:
     env: Mapping[str, str] | None = None
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)  # stamps checked_at; not a timer
     parallelism: int | None = None  # instances probed at once; None: all, bounded by requests
+    secrets: SecretPolicy = field(default_factory=SecretPolicy)  # the runner's rules
 
     def __post_init__(self) -> None:
         self.cache = ShowCache(self.state)
@@ -147,9 +172,10 @@ class Observer:
 
     async def _instance(self, desired: DesiredInstance) -> ObservedInstance:
         try:
-            config = client_config(desired, self.env)
+            config = client_config(desired, self.env, self.secrets)
         except SecretError as exc:
-            return self._failed(desired, Health.UNKNOWN, "SecretMissing", _message(exc))
+            reason = "SecretRefused" if isinstance(exc, SecretRefused) else "SecretMissing"
+            return self._failed(desired, Health.UNKNOWN, reason, _message(exc))
         try:
             client = self.client_factory(config)  # checks header values and TLS files
         except OllamaError as exc:

@@ -30,6 +30,7 @@ from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, Ret
 from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import ExitCode, ReconcilerError, RefusedError, UsageError
 from reconciler.manifest import load_fleet
+from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.observed import ObservedFleet
 from reconciler.ollama import OllamaClient
 from reconciler.plan import Action, Plan, guards, plan, select
@@ -58,6 +59,7 @@ class Reconciler:
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     parallelism: int | None = None  # instances worked on at once; default: the Fleet's
+    secrets: SecretPolicy = field(default_factory=SecretPolicy)  # where secrets may come from
 
     async def observe(self, desired: DesiredFleet) -> ObservedFleet:
         """Probe every instance of `desired` concurrently."""
@@ -67,6 +69,7 @@ class Reconciler:
             self.max_in_flight,
             self.env,
             parallelism=self.parallelism,  # probing is bounded by requests in flight
+            secrets=self.secrets,
         )
         return await observer.fleet(desired)
 
@@ -126,7 +129,7 @@ class Reconciler:
         instance = desired.instance(name)
         if instance is None:
             raise UsageError(f"the plan names instance {name!r}, which no manifest declares")
-        return self.client_factory(client_config(instance, self.env))
+        return self.client_factory(client_config(instance, self.env, self.secrets))
 
 
 class ReconcileSteps(Protocol):

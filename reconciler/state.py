@@ -2,9 +2,9 @@
 
 Everything here is a convenience or a safety net, never a source of truth: a missing or corrupt
 database is rebuilt, not fatal. The show cache is keyed by digest because a show reply is fixed for
-a given digest (design.md §3). The lock uses `flock`, so a lock left by a dead process is released
-by the kernel and simply taken over; the holder's pid, host and start time are written into the
-lock file so that a refused apply can name who holds it.
+a given digest (docs/ollama-api.md, Digests). The lock uses `flock`, so a lock left by a dead
+process is released by the kernel and simply taken over; the holder's pid, host and start time are
+written into the lock file so that a refused apply can name who holds it.
 """
 
 from __future__ import annotations

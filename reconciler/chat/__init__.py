@@ -7,7 +7,15 @@ of instances; `plan_checks`/`run_checks` the smoke tests of `orc chat-test --all
 from __future__ import annotations
 
 from reconciler.chat.attempt import ChatRequest
-from reconciler.chat.fleet import DEFAULT_MAX_AGE, Fleet
+from reconciler.chat.balance import (
+    DEFAULT_MAX_CONCURRENT,
+    CircuitPolicy,
+    CircuitState,
+    InstanceLoad,
+    Policy,
+)
+from reconciler.chat.failover import ChatStream
+from reconciler.chat.fleet import DEFAULT_MAX_AGE, DEFAULT_WAIT_LIMIT, Fleet, FleetStatus
 from reconciler.chat.result import (
     ChatError,
     ChatFailed,
@@ -26,21 +34,27 @@ from reconciler.chat.smoke import (
     plan_checks,
     run_checks,
 )
-from reconciler.chat.stream import ChatStream
 
 __all__ = [
     "DEFAULT_MAX_AGE",
+    "DEFAULT_MAX_CONCURRENT",
     "DEFAULT_PROMPT",
+    "DEFAULT_WAIT_LIMIT",
     "ChatError",
     "ChatFailed",
     "ChatRequest",
     "ChatStream",
     "CheckResult",
+    "CircuitPolicy",
+    "CircuitState",
     "Failover",
     "Fleet",
     "FleetChatResult",
+    "FleetStatus",
+    "InstanceLoad",
     "NoInstanceAvailable",
     "PassedOver",
+    "Policy",
     "Selection",
     "SmokeCheck",
     "Verdict",

@@ -15,7 +15,14 @@ from typing import Any
 from reconciler.chat.result import Failover, FleetChatResult
 from reconciler.desired import DesiredInstance
 from reconciler.names import ModelName
-from reconciler.ollama import ChatChunk, ChatMessage, Metrics, OllamaClient, OllamaTimeout
+from reconciler.ollama import (
+    ChatChunk,
+    ChatMessage,
+    ChatOptions,
+    Metrics,
+    OllamaClient,
+    OllamaTimeout,
+)
 
 
 @dataclass(frozen=True)
@@ -28,11 +35,7 @@ class ChatRequest:
 
     model: ModelName
     messages: Sequence[ChatMessage | Mapping[str, Any]]
-    system: str | None = None
-    options: Mapping[str, Any] | None = None
-    think: bool | str | None = None
-    format: str | Mapping[str, Any] | None = None
-    keep_alive: int | float | str | None = None
+    settings: ChatOptions = field(default_factory=ChatOptions)
     timeout: float | None = None
 
 
@@ -60,15 +63,7 @@ class Attempt:
         if request.timeout is not None:
             deadline = asyncio.get_running_loop().time() + request.timeout
         self._started = self.clock()
-        stream = self.client.chat(
-            request.model,
-            request.messages,
-            options=request.options,
-            system=request.system,
-            keep_alive=request.keep_alive,
-            think=request.think,
-            format=request.format,
-        )
+        stream = self.client.chat(request.model, request.messages, **request.settings.args())
         try:
             while True:
                 try:
@@ -85,6 +80,11 @@ class Attempt:
             if isinstance(stream, AsyncGenerator):  # release the connection when stopped early
                 await stream.aclose()
         self._ended = self.clock()
+
+    @property
+    def waited(self) -> float:
+        """Seconds since the request went out (until now, or until the reply ended)."""
+        return (self._ended if self._ended is not None else self.clock()) - self._started
 
     def result(self, failovers: Sequence[Failover]) -> FleetChatResult:
         """The whole reply, once `run()` has ended."""

@@ -2,9 +2,12 @@
 
 It keeps the last observation of each instance with the time it was made and probes again only
 what is older than `max_age` seconds, so a program that chats in a loop costs one probe every few
-seconds, not one per chat. One pooled client per instance is reused by every chat and closed with
-the fleet. An instance found unreachable during a chat is marked so until its next probe, and the
-next chats go straight to the others.
+seconds, not one per chat. Concurrent chats that need the same instance's observation share one
+probe in flight, failed or not. One pooled client per instance is reused by every chat and closed
+with the fleet; its pool holds the instance's `maxConcurrent` chats (default
+`DEFAULT_MAX_CONCURRENT`) plus a few connections for probes. Which instance takes each chat is the
+`Balancer`'s choice (see chat/balance.py): load spread within the best priority tier, circuits that
+keep every chat away from an instance as soon as it is found down.
 """
 
 from __future__ import annotations
@@ -13,29 +16,48 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from reconciler import names
+from reconciler.chat.admission import Admission
 from reconciler.chat.attempt import ChatRequest
+from reconciler.chat.balance import Balancer, CircuitPolicy, InstanceLoad, Policy, limit
+from reconciler.chat.failover import ChatStream
 from reconciler.chat.result import FleetChatResult
 from reconciler.chat.selection import Selection, select_candidates
-from reconciler.chat.stream import ChatStream
 from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import ManifestError, UsageError
 from reconciler.manifest import load_fleet
+from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.names import ModelName
-from reconciler.observed import Health, ObservedFleet, ObservedInstance
-from reconciler.ollama import ChatMessage, OllamaClient, OllamaError, OllamaUnreachable
+from reconciler.observed import ObservedFleet, ObservedInstance
+from reconciler.ollama import ChatMessage, ChatOptionArgs, ChatOptions, OllamaClient
 from reconciler.probe import ClientFactory, Observer, client_config
 from reconciler.state import StateDir
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 DEFAULT_MAX_AGE = 5.0
 """Seconds an observation is trusted before an instance is probed again."""
 
+DEFAULT_WAIT_LIMIT = 30.0
+"""Seconds a chat waits for a free slot when every candidate is at its `maxConcurrent`."""
+
+PROBE_CONNECTIONS = 4
+"""Connections of an instance's pool kept beyond its chats, so that probes never wait for one."""
+
 Messages = Sequence[ChatMessage | Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetStatus(ObservedFleet):
+    """What a probe found, plus the load and circuit of each instance as this `Fleet` sees them."""
+
+    load: Mapping[str, InstanceLoad] = field(default_factory=dict)
 
 
 class Fleet:
@@ -43,7 +65,9 @@ class Fleet:
 
     `client_factory` builds the client of an instance from its resolved settings (tests pass
     one with a fake transport); `env` is where SecretRefs `{env: NAME}` are looked up (default
-    `os.environ`); `clock` gives monotonic seconds, for the age of observations and the timings
+    `os.environ`); `secrets` is the runner's `SecretPolicy` (default: any variable, files
+    anywhere, as for a fleet built in code; `from_paths` confines files to the manifests'
+    folders); `clock` gives monotonic seconds, for the age of observations and the timings
     of chats. Use `async with Fleet(...) as fleet` (or call `aclose()`) to close the clients.
     """
 
@@ -56,15 +80,25 @@ class Fleet:
         clock: Callable[[], float] = time.monotonic,
         max_age: float = DEFAULT_MAX_AGE,
         state: StateDir | None = None,
+        policy: Policy = "balanced",
+        circuit: CircuitPolicy | None = None,
+        wait_limit: float = DEFAULT_WAIT_LIMIT,
+        secrets: SecretPolicy | None = None,
     ) -> None:
         self.desired = desired
         self.max_age = max_age
         self._client_factory = client_factory
         self._env = env
+        self._secrets = secrets or SecretPolicy()
         self._clock = clock
-        self._observer = Observer(state=state, client_factory=client_factory, env=env)
+        self._observer = Observer(
+            state=state, client_factory=client_factory, env=env, secrets=self._secrets
+        )
         self._seen: dict[str, tuple[ObservedInstance, float]] = {}
+        self._probes: dict[str, asyncio.Future[ObservedInstance]] = {}
         self._clients: dict[str, OllamaClient] = {}
+        balancer = Balancer(clock, policy=policy, circuit_policy=circuit or CircuitPolicy())
+        self.admission = Admission(balancer, wait_limit=wait_limit)
 
     @classmethod
     def from_paths(
@@ -76,9 +110,17 @@ class Fleet:
         clock: Callable[[], float] = time.monotonic,
         max_age: float = DEFAULT_MAX_AGE,
         state: StateDir | None = None,
+        policy: Policy = "balanced",
+        circuit: CircuitPolicy | None = None,
+        wait_limit: float = DEFAULT_WAIT_LIMIT,
+        secrets: SecretPolicy | None = None,
     ) -> Fleet:
-        """Load the manifests under `paths` (files or folders); raise ManifestError if invalid."""
-        loaded = load_fleet([Path(p) for p in paths])
+        """Load the manifests under `paths` (files or folders); raise ManifestError if invalid.
+
+        Secret files must be inside `paths` unless `secrets` says otherwise.
+        """
+        manifests = [Path(p) for p in paths]
+        loaded = load_fleet(manifests)
         loaded.raise_for_errors()
         if loaded.fleet is None:
             raise ManifestError("the manifests describe no fleet")
@@ -89,6 +131,10 @@ class Fleet:
             clock=clock,
             max_age=max_age,
             state=state,
+            policy=policy,
+            circuit=circuit,
+            wait_limit=wait_limit,
+            secrets=secrets or SecretPolicy.for_manifests(manifests),
         )
 
     def __repr__(self) -> str:
@@ -120,10 +166,14 @@ class Fleet:
             raise UsageError(f"no instance named {name!r} in the manifests (declared: {declared})")
         return found
 
-    async def status(self) -> ObservedFleet:
-        """Probe every instance now and return what was found."""
+    async def status(self) -> FleetStatus:
+        """Probe every instance now; return what was found, with each one's load and circuit."""
         seen = await self._observe(self.desired.instances, refresh=True)
-        return ObservedFleet({i.name: seen[i.name] for i in self.desired.instances})
+        return FleetStatus({i.name: seen[i.name] for i in self.desired.instances}, self.load())
+
+    def load(self) -> dict[str, InstanceLoad]:
+        """The chats in flight, the time-to-first-token average and the circuit of each instance."""
+        return self.admission.balancer.snapshot(self.desired.instances)
 
     async def select(self, model: str | ModelName, *, instance: str | None = None) -> Selection:
         """The instances a chat with `model` would try, best first, and those passed over."""
@@ -141,30 +191,17 @@ class Fleet:
         model: str | ModelName,
         messages: Messages,
         instance: str | None = None,
-        system: str | None = None,
-        options: Mapping[str, Any] | None = None,
         timeout: float | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: int | float | str | None = None,
+        **settings: Unpack[ChatOptionArgs],
     ) -> ChatStream:
         """Chat on the best available instance, chunk by chunk: `async for chunk in stream`.
 
         Fails over to the next instance only before the first chunk; `stream.result` has the
         instance, timings and failovers at the end. `instance` forces one instance; `timeout`
-        bounds each instance's whole reply, in seconds.
+        bounds each instance's whole reply, in seconds; `settings` are those of `ChatOptions`
+        (`system`, `options`, `think`, `format`, `keep_alive`).
         """
-        request = _request(
-            model,
-            messages,
-            system=system,
-            options=options,
-            timeout=timeout,
-            think=think,
-            format=format,
-            keep_alive=keep_alive,
-        )
-        return self._stream(request, instance, restart=False)
+        return self._stream(_request(model, messages, timeout, settings), instance, restart=False)
 
     async def chat(
         self,
@@ -172,29 +209,15 @@ class Fleet:
         model: str | ModelName,
         messages: Messages,
         instance: str | None = None,
-        system: str | None = None,
-        options: Mapping[str, Any] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - per instance, so failover goes on
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
-        keep_alive: int | float | str | None = None,
+        **settings: Unpack[ChatOptionArgs],
     ) -> FleetChatResult:
         """Chat on the best available instance and return the whole reply.
 
         Raises `NoInstanceAvailable` (every instance passed over or failed, each with its reason)
         or `ChatFailed` (the request was refused, e.g. 400). Other arguments as `chat_stream`.
         """
-        request = _request(
-            model,
-            messages,
-            system=system,
-            options=options,
-            timeout=timeout,
-            think=think,
-            format=format,
-            keep_alive=keep_alive,
-        )
-        stream = self._stream(request, instance, restart=True)
+        stream = self._stream(_request(model, messages, timeout, settings), instance, restart=True)
         async for _ in stream:
             pass
         return stream.result
@@ -211,14 +234,16 @@ class Fleet:
             select=select,
             client_for=self._client,
             clock=self._clock,
-            on_failure=self._demote,
             restart_after_output=restart,
+            admission=self.admission,
         )
 
     def _client(self, instance: DesiredInstance) -> OllamaClient:
         client = self._clients.get(instance.name)
         if client is None:
-            client = self._client_factory(client_config(instance, self._env))
+            pool = limit(instance) + PROBE_CONNECTIONS
+            config = client_config(instance, self._env, self._secrets)
+            client = self._client_factory(replace(config, max_connections=pool))
             self._clients[instance.name] = client
         return client
 
@@ -228,45 +253,32 @@ class Fleet:
         wanted = list(instances)
         now = self._clock()
         stale = [i for i in wanted if refresh or self._stale(i.name, now)]
-        found = await asyncio.gather(*(self._observer.instance(i) for i in stale))
-        self._observer.cache.save()
-        for observed in found:
-            self._seen[observed.name] = (observed, self._clock())
+        await asyncio.gather(*(self._probe(i) for i in stale))
         return {i.name: self._seen[i.name][0] for i in wanted}
+
+    async def _probe(self, instance: DesiredInstance) -> ObservedInstance:
+        """Probe `instance`, or join the probe of it already in flight (its failure too)."""
+        flight = self._probes.get(instance.name)
+        if flight is None:
+            flight = asyncio.ensure_future(self._probe_now(instance))
+            self._probes[instance.name] = flight
+            flight.add_done_callback(lambda _: self._probes.pop(instance.name, None))
+        return await asyncio.shield(flight)  # a cancelled caller leaves it to the others
+
+    async def _probe_now(self, instance: DesiredInstance) -> ObservedInstance:
+        observed = await self._observer.instance(instance)
+        self._observer.cache.save()
+        self._seen[observed.name] = (observed, self._clock())
+        return observed
 
     def _stale(self, name: str, now: float) -> bool:
         known = self._seen.get(name)
         return known is None or now - known[1] > self.max_age
 
-    def _demote(self, instance: DesiredInstance, error: OllamaError) -> None:
-        """Remember until the next probe that an instance stopped answering."""
-        known = self._seen.get(instance.name)
-        if known is None or not isinstance(error, OllamaUnreachable):
-            return
-        message = error.message
-        down = replace(known[0], health=Health.UNREACHABLE, reason="Unreachable", message=message)
-        self._seen[instance.name] = (down, known[1])
-
 
 def _request(
-    model: str | ModelName,
-    messages: Messages,
-    *,
-    system: str | None,
-    options: Mapping[str, Any] | None,
-    timeout: float | None,
-    think: bool | str | None,
-    format: str | Mapping[str, Any] | None,
-    keep_alive: int | float | str | None,
+    model: str | ModelName, messages: Messages, timeout: float | None, settings: ChatOptionArgs
 ) -> ChatRequest:
     """The request `chat` and `chat_stream` send, the model name parsed once."""
-    return ChatRequest(
-        model if isinstance(model, ModelName) else names.parse(model),
-        messages,
-        system=system,
-        options=options,
-        think=think,
-        format=format,
-        keep_alive=keep_alive,
-        timeout=timeout,
-    )
+    wanted = model if isinstance(model, ModelName) else names.parse(model)
+    return ChatRequest(wanted, messages, ChatOptions(**settings), timeout)

@@ -23,6 +23,7 @@ from reconciler.ollama import (
     OllamaTLSError,
     OllamaUnauthorized,
     OllamaUnreachable,
+    PoolExhausted,
     ProtocolError,
     ServerBusy,
     ServerError,
@@ -30,7 +31,10 @@ from reconciler.ollama import (
 
 # Errors that say something about the instance, not the request: another instance may serve.
 _INSTANCE_PROBLEMS = (OllamaUnauthorized, OllamaTLSError, ModelNotFound, ProtocolError)
+# Errors that say the instance is down or overloaded: they count towards opening its circuit.
+_HEALTH_PROBLEMS = (OllamaUnreachable, OllamaTimeout, ServerError, ServerBusy)
 _LABELS: tuple[tuple[type[OllamaError], str], ...] = (
+    (PoolExhausted, "no free connection"),
     (OllamaUnreachable, "unreachable"),
     (OllamaTimeout, "timed out"),
     (ServerBusy, "busy"),
@@ -50,6 +54,16 @@ def fails_over(error: OllamaError) -> bool:
     refused (400: bad options, a model that refuses chat) would be refused everywhere: it stops.
     """
     return error.transient or isinstance(error, _INSTANCE_PROBLEMS) or error.status == 404
+
+
+def counts_against(error: OllamaError) -> bool:
+    """Whether `error` counts towards opening the instance's circuit.
+
+    Unreachable, timed out, failing (5xx) or busy (429/503): the instance is down or overloaded.
+    A refused request, missing credentials or a missing model are not its health, and a pool with
+    no free connection is a limit of this process.
+    """
+    return isinstance(error, _HEALTH_PROBLEMS) and not isinstance(error, PoolExhausted)
 
 
 def failure_reason(error: OllamaError) -> str:

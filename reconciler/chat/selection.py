@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconciler.desired import DesiredInstance
 from reconciler.names import ModelName
@@ -39,11 +39,15 @@ class PassedOver:
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """The instances to try for a chat with `model`, best first, and those passed over."""
+    """The instances to try for a chat with `model`, best first, and those passed over.
+
+    `latency` is each candidate's probe round trip (milliseconds), the balancer's last tie-break.
+    """
 
     model: ModelName
     candidates: tuple[DesiredInstance, ...]
     passed_over: tuple[PassedOver, ...]
+    latency: Mapping[str, float | None] = field(default_factory=dict)
 
 
 def select_candidates(
@@ -72,7 +76,8 @@ def select_candidates(
         passed.append(PassedOver(instance.name, instance.priority, reason, down))
     usable.sort(key=lambda i: (i.priority, _latency(observed.get(i.name))))
     passed.sort(key=lambda p: p.priority)
-    return Selection(model, tuple(usable), tuple(passed))
+    latency = {i.name: _seen_latency(observed.get(i.name)) for i in usable}
+    return Selection(model, tuple(usable), tuple(passed), latency)
 
 
 def unusable_reason(
@@ -103,6 +108,8 @@ def health_label(seen: ObservedInstance) -> str | None:
         return None
     if seen.reason == "SecretMissing":
         return "secret missing"
+    if seen.reason == "SecretRefused":
+        return "secret refused"
     return _LABELS.get(seen.health, seen.health.value.lower())
 
 
@@ -119,6 +126,10 @@ def chat_refusal(model: ObservedModel) -> str:
     if "embedding" in model.capabilities or not model.capabilities:
         return f"{model.name} is an embedding model and cannot chat (capabilities: {shown})"
     return f"{model.name} cannot chat: no 'completion' capability (capabilities: {shown})"
+
+
+def _seen_latency(seen: ObservedInstance | None) -> float | None:
+    return None if seen is None else seen.latency_ms
 
 
 def _latency(seen: ObservedInstance | None) -> float:

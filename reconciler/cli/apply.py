@@ -21,6 +21,8 @@ from reconciler.cli.options import (
     parse_selector,
     paths_argument,
     run_async,
+    secret_policy,
+    secrets_dir_option,
     selection_options,
     state_dir_option,
     use_color,
@@ -53,6 +55,7 @@ class ApplySettings:
     parallelism: int | None
     lock_timeout: float
     state_dir: Path | None
+    secrets_dirs: tuple[Path, ...] = ()
 
 
 @click.command("apply", epilog=EXIT_CODES_HELP)
@@ -76,6 +79,7 @@ class ApplySettings:
     help="How long to wait for another apply on the same state directory or server to finish "
     "(e.g. 30s, 10m; 0: do not wait).",
 )
+@secrets_dir_option
 @state_dir_option
 def apply_command(
     paths: tuple[Path, ...],
@@ -85,6 +89,7 @@ def apply_command(
     selectors: tuple[str, ...],
     parallelism: int | None,
     lock_timeout: float,
+    secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
 ) -> int:
     """Make the servers match the manifests: pull, create, load and delete models.
@@ -113,6 +118,7 @@ def apply_command(
         parallelism,
         lock_timeout,
         state_dir,
+        secrets_dirs,
     )
     return run_apply(settings)
 
@@ -142,7 +148,8 @@ def run_apply(settings: ApplySettings) -> int:
             on_event=display,
             on_applied=display.close,
         )
-        reconciler = Reconciler(state=state, parallelism=settings.parallelism)
+        secrets = secret_policy(manifest_paths, settings.secrets_dirs)
+        reconciler = Reconciler(state=state, parallelism=settings.parallelism, secrets=secrets)
         outcome = run_async(reconciler.run(request, hooks))
     return _report(outcome, display)
 

@@ -17,8 +17,16 @@ import click
 
 from reconciler.chat import Fleet, Verdict, plan_checks, run_checks
 from reconciler.cli.main import EXIT_CODES_HELP
-from reconciler.cli.options import Duration, paths_argument, run_async, use_color
+from reconciler.cli.options import (
+    Duration,
+    paths_argument,
+    run_async,
+    secret_policy,
+    secrets_dir_option,
+    use_color,
+)
 from reconciler.errors import ExitCode, ReconcilerError, UsageError
+from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.report.chat import (
     chat_json,
     chat_summary,
@@ -33,11 +41,12 @@ HELP = """Chat with a model on the best available instance, or smoke-test the wh
 
 \b
 One chat (--model): the candidates are the enabled, healthy instances that have the model and
-whose model can chat (an embedding model never can); the lowest priority number goes first, then
-the fastest. When an instance is unreachable, times out, is busy, fails (5xx) or has a problem
-of its own (credentials, TLS, model missing), the next one is tried; a request the server refuses
-(400) stops. The reply is streamed as it arrives, then one
-line says which instance answered, the time to the first token, the total time, tokens/s and the
+whose model can chat (an embedding model never can); the lowest priority number goes first, and
+within it the instance chosen as the Python API chooses (spec.weight, then the fastest). When an
+instance is unreachable, times out, is busy, fails (5xx) or has a problem of its own
+(credentials, TLS, model missing), the next one is tried; a request the server refuses (400)
+stops. The reply is streamed as it arrives, then one line says which instance answered, the time
+to the first token, the total time, tokens/s and the
 failovers. --instance uses that one instance only.
 
 \b
@@ -70,6 +79,7 @@ class ChatTestSettings:
     output: str = "text"
     color: bool = False
     width: int = 120
+    secrets: SecretPolicy | None = None  # None: files inside the manifest paths
 
 
 @click.command("chat-test", help=HELP, epilog=EXIT_CODES_HELP)
@@ -99,6 +109,7 @@ class ChatTestSettings:
     show_default=True,
     help="text: streamed reply or table; json: one object.",
 )
+@secrets_dir_option
 def chat_test(
     paths: tuple[Path, ...],
     model: str | None,
@@ -110,6 +121,7 @@ def chat_test(
     every_model: bool,
     junit: Path | None,
     output_format: str,
+    secrets_dirs: tuple[Path, ...],
 ) -> int:
     """Run one chat or the smoke tests and return the exit code."""
     check_flags(model, run_all, every_model, junit, prompt, system)
@@ -126,6 +138,7 @@ def chat_test(
         output=output_format,
         color=use_color(),
         width=shutil.get_terminal_size((120, 24)).columns,
+        secrets=secret_policy(paths, secrets_dirs),
     )
     return run_async(run_chat_test(settings))
 
@@ -153,7 +166,7 @@ def check_flags(
 
 async def run_chat_test(settings: ChatTestSettings) -> int:
     """Load the fleet, then run one chat or the smoke tests; return the exit code."""
-    async with Fleet.from_paths(settings.paths) as fleet:
+    async with Fleet.from_paths(settings.paths, secrets=settings.secrets) as fleet:
         if settings.run_all:
             return await run_smoke_tests(settings, fleet)
         return await run_one_chat(settings, fleet)

@@ -1,7 +1,7 @@
 """The `orc` group, its global flags, and the one handler that maps errors to exit codes.
 
 Commands live one per module and are imported only when invoked, so `orc --help` stays fast.
-Click's usage errors exit 1, not 2: exit 2 means "changes" to CI scripts (design.md §5).
+Click's usage errors exit 1, not 2: exit 2 means "changes" to CI scripts.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Flags shared by several commands, and the small glue every command needs.
 
-Commands turn flags into values here and call one function of the layers below (style.md habit
-3); colour is decided once, from the terminal, `--no-color` and `NO_COLOR`.
+Commands turn flags into values here and call one function of the layers below (see
+docs/architecture.md, How to add a command); colour is decided once, from the terminal,
+`--no-color` and `NO_COLOR`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -19,6 +20,7 @@ import click
 
 from reconciler.errors import InterruptedRun, UsageError
 from reconciler.manifest.durations import parse_duration
+from reconciler.manifest.secretpolicy import SECRET_ENV_VAR, SECRETS_DIR_VAR, SecretPolicy
 from reconciler.state import STATE_DIR_ENV, StateDir, state_dir_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -139,6 +141,41 @@ def parallelism_option(func: F) -> F:
             " changes; probing takes every instance at once, at most 64 requests in flight."
         ),
     )(func)
+
+
+def secrets_dir_option(func: F) -> F:
+    """`--secrets-dir DIR...` (adds to ORC_SECRETS_DIR): more folders secret files may be in."""
+    return click.option(
+        "--secrets-dir",
+        "secrets_dirs",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        metavar="DIR",
+        help=(
+            "A folder secret files and TLS client keys may come from, besides the manifests'"
+            f" folders (repeatable; adds to ${SECRETS_DIR_VAR}). Variables a manifest may name"
+            f" are limited by ${SECRET_ENV_VAR}=PATTERN[,PATTERN] (unset: any)."
+        ),
+    )(func)
+
+
+def secret_policy(
+    paths: Sequence[Path],
+    secrets_dirs: Sequence[Path] = (),
+    environ: Mapping[str, str] | None = None,
+) -> SecretPolicy:
+    """The runner's rules for secrets: files inside the manifest paths, `--secrets-dir` and
+    ORC_SECRETS_DIR; variables matching ORC_SECRET_ENV (unset: any, empty: none)."""
+    env = os.environ if environ is None else environ
+    listed = [Path(p) for p in env.get(SECRETS_DIR_VAR, "").split(os.pathsep) if p.strip()]
+    folders = [*secrets_dirs, *listed]
+    for folder in folders:
+        if not folder.is_dir():
+            source = "--secrets-dir" if folder in secrets_dirs else SECRETS_DIR_VAR
+            raise UsageError(f"{source}: no such directory: {folder}")
+    patterns = env.get(SECRET_ENV_VAR)
+    allowed = None if patterns is None else [p.strip() for p in patterns.split(",") if p.strip()]
+    return SecretPolicy.for_manifests(paths, folders, allowed)
 
 
 def parse_selector(values: tuple[str, ...]) -> dict[str, str]:

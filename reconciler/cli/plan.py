@@ -15,6 +15,8 @@ from reconciler.cli.options import (
     parse_selector,
     paths_argument,
     run_async,
+    secret_policy,
+    secrets_dir_option,
     selection_options,
     state_dir_option,
     use_color,
@@ -42,6 +44,7 @@ FORMATS = ("text", "json", "markdown")
 )
 @selection_options
 @parallelism_option
+@secrets_dir_option
 @state_dir_option
 def plan_command(
     paths: tuple[Path, ...],
@@ -51,6 +54,7 @@ def plan_command(
     targets: tuple[str, ...],
     selectors: tuple[str, ...],
     parallelism: int | None,
+    secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
 ) -> int:
     """Show what `orc apply` would change to make the servers match the manifests.
@@ -73,8 +77,10 @@ def plan_command(
         apply=False,
         detailed_exitcode=detailed_exitcode,
     )
+    secrets = secret_policy(paths, secrets_dirs)
     with open_state(state_dir) as state:
-        outcome = run_async(Reconciler(state=state, parallelism=parallelism).run(request))
+        reconciler = Reconciler(state=state, parallelism=parallelism, secrets=secrets)
+        outcome = run_async(reconciler.run(request))
     made = outcome.plan
     if out is not None:
         made = replace(made, manifests=tuple(str(p.resolve()) for p in paths))

@@ -15,6 +15,8 @@ from reconciler.cli.options import (
     parse_selector,
     paths_argument,
     run_async,
+    secret_policy,
+    secrets_dir_option,
     selection_options,
     state_dir_option,
     use_color,
@@ -44,6 +46,7 @@ FORMATS = ("table", "json", "markdown")
 )
 @selection_options
 @parallelism_option
+@secrets_dir_option
 @state_dir_option
 def status_command(
     paths: tuple[Path, ...],
@@ -53,6 +56,7 @@ def status_command(
     targets: tuple[str, ...],
     selectors: tuple[str, ...],
     parallelism: int | None,
+    secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
 ) -> int:
     """Report the fleet: health, version, latency, models present/declared and sync.
@@ -68,8 +72,10 @@ def status_command(
       orc status manifests/ --format json --detailed-exitcode
     """
     desired = select(load_desired(list(paths)), targets, parse_selector(selectors))
+    secrets = secret_policy(paths, secrets_dirs)
     with open_state(state_dir) as state:
-        observed = run_async(Reconciler(state=state, parallelism=parallelism).observe(desired))
+        reconciler = Reconciler(state=state, parallelism=parallelism, secrets=secrets)
+        observed = run_async(reconciler.observe(desired))
     status = build_status(desired, observed, datetime.now(UTC))
     write_output(_render(status, fmt, models))
     return int(status_exit_code(status.ok, detailed=detailed_exitcode))

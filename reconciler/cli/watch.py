@@ -11,6 +11,8 @@ from reconciler.cli.options import (
     Duration,
     parallelism_option,
     paths_argument,
+    secret_policy,
+    secrets_dir_option,
     state_dir_option,
 )
 from reconciler.watch import DEFAULT_LISTEN, TOKEN_ENV, Mode, WatchSettings, run_watch
@@ -126,6 +128,7 @@ def parse_listen(value: str) -> tuple[str, int]:
     help="Log lines on stderr: text, or one JSON object per line (ts, level, event, ...).",
 )
 @parallelism_option
+@secrets_dir_option
 @state_dir_option
 def watch_command(
     paths: tuple[Path, ...],
@@ -137,6 +140,7 @@ def watch_command(
     status_file: Path | None,
     log_format: str,
     parallelism: int | None,
+    secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
 ) -> int:
     """Keep the servers matching the manifests, continuously.
@@ -160,5 +164,6 @@ def watch_command(
         state_dir=state_dir,
         parallelism=parallelism,
         webhook_token=os.environ.get(TOKEN_ENV),
+        secrets=secret_policy(paths, secrets_dirs),
     )
     return run_watch(settings)

@@ -13,7 +13,7 @@ from reconciler.manifest.diagnostics import FieldPath
 
 _TOKEN_HINT = "a SecretRef such as {env: OLLAMA_TOKEN}"
 
-# ProviderConfig field -> what to write instead (design.md §2).
+# ProviderConfig field -> what to write instead.
 LEGACY_FIELDS = {
     "instance_name": "the old instance_name is now metadata.name",
     "base_url": "the old base_url is now spec.url",

@@ -1,4 +1,4 @@
-"""Typed models of the three manifest kinds, field for field as design.md §2 names them.
+"""Typed models of the three manifest kinds, field for field as the manifests spell them.
 
 These pydantic models are the single source of the manifest format: the JSON Schema under
 `schemas/` is generated from them (`orc schema`), and documents that pass the schema are turned
@@ -30,6 +30,8 @@ ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 DnsLabel = Annotated[str, Field(pattern=DNS_LABEL_PATTERN)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 Priority = Annotated[int, Field(ge=1, le=10)]
+Weight = Annotated[int, Field(ge=1, le=100)]
+MaxConcurrent = Annotated[int, Field(ge=1, le=10000)]
 EndpointPath = Annotated[str, Field(pattern=ENDPOINT_PATTERN)]
 
 
@@ -232,6 +234,16 @@ class InstanceSpec(_Strict):
     )
     priority: Priority = Field(
         default=5, description="1..10, lower is preferred when choosing a server for chat."
+    )
+    weight: Weight = Field(
+        default=1,
+        description="1..100: this instance's share of the chats among instances of the same "
+        "priority (2 takes twice the requests of 1).",
+    )
+    maxConcurrent: MaxConcurrent | None = Field(
+        default=None,
+        description="At most this many chats at once from one client (Fleet API, chat-test); "
+        "more go to the next priority.",
     )
     timeout: Duration = Field(default="30s", description="Timeout of ordinary requests.")
     pullTimeout: Duration = Field(default="2h", description="Timeout of one model pull.")

@@ -109,6 +109,8 @@ def _instance(
         protect=tuple(spec.protect),
         smoke=tuple(_smoke_tests(instance)),
         location=doc.location(),
+        weight=spec.weight,
+        max_concurrent=spec.maxConcurrent,
     )
     return resolved, merged.conflicts
 

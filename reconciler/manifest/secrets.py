@@ -1,7 +1,9 @@
-"""Resolve a SecretRef to its value, at plan time.
+"""Resolve a SecretRef to its value, at plan time, under the runner's `SecretPolicy`.
 
 Validation never reads secrets: a missing variable or file is an error of the one instance that
 needs it, raised here as `SecretError`, which names the variable or file but never the value.
+What the policy refuses (a variable not allowed, a file outside the manifests' folders, a secret
+shorter than 8 characters) is a `SecretRefused`, naming the field as well.
 """
 
 from __future__ import annotations
@@ -11,21 +13,36 @@ from collections.abc import Mapping
 
 from reconciler.desired import SecretRef
 from reconciler.errors import SecretError
+from reconciler.manifest.secretpolicy import SecretPolicy, check_length, read_secret_file
+
+_ANY = SecretPolicy()
 
 
-def resolve_secret(ref: SecretRef, env: Mapping[str, str] | None = None) -> str:
+def resolve_secret(
+    ref: SecretRef,
+    env: Mapping[str, str] | None = None,
+    policy: SecretPolicy = _ANY,
+    field: str = "",
+) -> str:
     """The secret's value: the variable's content, the file's content (stripped), or the value.
 
-    `env` is the environment to read variables from (default: `os.environ`). Raises
-    `SecretError` when the variable is unset or empty, or the file is missing, unreadable or empty.
+    `env` is the environment to read variables from (default: `os.environ`); `policy` the
+    runner's rules (default: any variable, files anywhere); `field` names the reference in
+    errors (`spec.auth.bearerToken`). Raises `SecretError` when the variable is unset or empty,
+    or the file is missing, unreadable or empty; `SecretRefused` when the policy refuses it or
+    the value is shorter than 8 characters.
     """
     if ref.env is not None:
-        return _from_env(ref.env, os.environ if env is None else env)
-    if ref.file is not None:
-        return _from_file(ref)
-    if ref.value is not None:
-        return ref.value
-    raise SecretError("the secret reference is empty", hint="give one of env, file or value")
+        policy.check_env(ref.env, field)
+        value = _from_env(ref.env, os.environ if env is None else env)
+    elif ref.file is not None:
+        value = read_secret_file(ref.file, policy, field)
+    elif ref.value is not None:
+        value = ref.value
+    else:
+        raise SecretError("the secret reference is empty", hint="give one of env, file or value")
+    check_length(value, ref.describe(), field)
+    return value
 
 
 def _from_env(name: str, env: Mapping[str, str]) -> str:
@@ -36,18 +53,4 @@ def _from_env(name: str, env: Mapping[str, str]) -> str:
         )
     if not value:
         raise SecretError(f"environment variable {name} is empty")
-    return value
-
-
-def _from_file(ref: SecretRef) -> str:
-    try:
-        text = ref.file.read_text(encoding="utf-8") if ref.file is not None else ""
-    except FileNotFoundError as exc:
-        raise SecretError(f"secret file {ref.file} does not exist") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise SecretError(f"cannot read secret file {ref.file}: {reason}") from exc
-    value = text.strip()
-    if not value:
-        raise SecretError(f"secret file {ref.file} is empty")
     return value

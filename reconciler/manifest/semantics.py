@@ -1,4 +1,4 @@
-"""Checks of one schema-valid document that a JSON Schema cannot express (design.md §2).
+"""Checks of one schema-valid document that a JSON Schema cannot express.
 
 URLs, durations, TLS files on disk, secret references, header names, model names in Ollama's
 grammar, regular expressions, the same model listed twice. Checks across documents (unique names,

@@ -1,12 +1,13 @@
 """The async client for one Ollama server: the only package of the project that imports httpx.
 
-`OllamaClient` speaks the API of shared/reference/ollama-api.md and returns typed results;
+`OllamaClient` speaks the API of docs/ollama-api.md and returns typed results;
 every failure is an `OllamaError` that says what happened, where, what to do, and whether a
 retry may help (`transient`).
 """
 
 from __future__ import annotations
 
+from reconciler.ollama.chat_options import ChatOptionArgs, ChatOptions
 from reconciler.ollama.client import OllamaClient
 from reconciler.ollama.config import ENDPOINT_DEFAULTS, ClientConfig, TLSConfig
 from reconciler.ollama.errors import (
@@ -18,6 +19,7 @@ from reconciler.ollama.errors import (
     OllamaTLSError,
     OllamaUnauthorized,
     OllamaUnreachable,
+    PoolExhausted,
     ProtocolError,
     RequestRejected,
     ServerBusy,
@@ -45,6 +47,8 @@ __all__ = [
     "ENDPOINT_DEFAULTS",
     "ChatChunk",
     "ChatMessage",
+    "ChatOptionArgs",
+    "ChatOptions",
     "ChatResult",
     "ClientConfig",
     "CreateProgress",
@@ -63,6 +67,7 @@ __all__ = [
     "OllamaTimeout",
     "OllamaUnauthorized",
     "OllamaUnreachable",
+    "PoolExhausted",
     "ProtocolError",
     "PullProgress",
     "RequestRejected",

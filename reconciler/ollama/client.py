@@ -1,6 +1,6 @@
 """`OllamaClient`: the async client for one Ollama server, the only way the project talks to one.
 
-Each method is one endpoint of shared/reference/ollama-api.md, returns typed results, and raises
+Each method is one endpoint of docs/ollama-api.md, returns typed results, and raises
 only `OllamaError`s. Streams (pull, create, chat, generate) are async iterators that end only
 after the server's final line (`success`, or `done: true`); anything short of that is a
 transient `ProtocolError`, so a cut connection is never mistaken for a finished pull.
@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
+from dataclasses import replace
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
 from reconciler.names import ModelName
+from reconciler.ollama.chat_options import ChatOptionArgs, ChatOptions
 from reconciler.ollama.completion import collect_chat, collect_generate
 from reconciler.ollama.config import ClientConfig, display_url
 from reconciler.ollama.diagnosis import Call, protocol_error
@@ -44,6 +46,9 @@ from reconciler.ollama.types import (
     RunningModel,
     ShowResponse,
 )
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 Model = str | ModelName
 Messages = Sequence[ChatMessage | Mapping[str, Any]]
@@ -192,25 +197,19 @@ class OllamaClient:
         parse_reply(call, GenerateChunk, data)
 
     async def chat(
-        self,
-        model: Model,
-        messages: Messages,
-        *,
-        options: Mapping[str, Any] | None = None,
-        system: str | None = None,
-        keep_alive: KeepAlive | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
+        self, model: Model, messages: Messages, **settings: Unpack[ChatOptionArgs]
     ) -> AsyncIterator[ChatChunk]:
-        """Stream a chat reply chunk by chunk; the last chunk has `done=True` and the metrics."""
+        """Stream a chat reply chunk by chunk; the last chunk has `done=True` and the metrics.
+
+        `settings` are those of `ChatOptions`; `system` comes first among the messages.
+        """
         name = self._name(model, "chat")
         call = self._session.call("chat", "chat", model=name)
-        body = with_optional(
-            {"model": name, "messages": chat_messages(messages, system), "stream": True},
-            options=dict(options) if options is not None else None,
-            keep_alive=None if keep_alive is None else self._keep_alive(call, keep_alive),
-            think=think,
-            format=format,
+        given = ChatOptions(**settings)
+        body = self._body(
+            call,
+            {"model": name, "messages": chat_messages(messages, given.system), "stream": True},
+            replace(given, system=None),
         )
         limits = Limits(self.config.timeout)
         async with aclosing(self._session.stream(call, body, limits=limits)) as items:
@@ -218,49 +217,20 @@ class OllamaClient:
                 yield chunk
 
     async def chat_complete(
-        self,
-        model: Model,
-        messages: Messages,
-        *,
-        options: Mapping[str, Any] | None = None,
-        system: str | None = None,
-        keep_alive: KeepAlive | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
+        self, model: Model, messages: Messages, **settings: Unpack[ChatOptionArgs]
     ) -> ChatResult:
         """The whole chat reply, with metrics and client-side time to first token."""
-        chunks = self.chat(
-            model,
-            messages,
-            options=options,
-            system=system,
-            keep_alive=keep_alive,
-            think=think,
-            format=format,
-        )
+        chunks = self.chat(model, messages, **settings)
         return await collect_chat(chunks, self._clock, str(model))
 
     async def generate(
-        self,
-        model: Model,
-        prompt: str,
-        *,
-        options: Mapping[str, Any] | None = None,
-        system: str | None = None,
-        keep_alive: KeepAlive | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
+        self, model: Model, prompt: str, **settings: Unpack[ChatOptionArgs]
     ) -> AsyncIterator[GenerateChunk]:
         """Stream a completion of `prompt`; the last chunk has `done=True` and the metrics."""
         name = self._name(model, "generate")
         call = self._session.call("generate", "generate", model=name)
-        body = with_optional(
-            {"model": name, "prompt": prompt, "stream": True},
-            system=system,
-            options=dict(options) if options is not None else None,
-            keep_alive=None if keep_alive is None else self._keep_alive(call, keep_alive),
-            think=think,
-            format=format,
+        body = self._body(
+            call, {"model": name, "prompt": prompt, "stream": True}, ChatOptions(**settings)
         )
         limits = Limits(self.config.timeout)
         async with aclosing(self._session.stream(call, body, limits=limits)) as items:
@@ -268,26 +238,10 @@ class OllamaClient:
                 yield chunk
 
     async def generate_complete(
-        self,
-        model: Model,
-        prompt: str,
-        *,
-        options: Mapping[str, Any] | None = None,
-        system: str | None = None,
-        keep_alive: KeepAlive | None = None,
-        think: bool | str | None = None,
-        format: str | Mapping[str, Any] | None = None,
+        self, model: Model, prompt: str, **settings: Unpack[ChatOptionArgs]
     ) -> GenerateResult:
         """The whole completion, with metrics and client-side time to first token."""
-        chunks = self.generate(
-            model,
-            prompt,
-            options=options,
-            system=system,
-            keep_alive=keep_alive,
-            think=think,
-            format=format,
-        )
+        chunks = self.generate(model, prompt, **settings)
         return await collect_generate(chunks, self._clock, str(model))
 
     async def embed(
@@ -317,6 +271,18 @@ class OllamaClient:
                 f"{operation} failed: the model name is empty", instance=self.config.instance
             )
         return name
+
+    def _body(self, call: Call, body: dict[str, Any], given: ChatOptions) -> dict[str, Any]:
+        """`body` with the options that are set, in the field order Ollama documents."""
+        keep_alive = given.keep_alive
+        return with_optional(
+            body,
+            system=given.system,
+            options=dict(given.options) if given.options is not None else None,
+            keep_alive=None if keep_alive is None else self._keep_alive(call, keep_alive),
+            think=given.think,
+            format=given.format,
+        )
 
     def _keep_alive(self, call: Call, value: KeepAlive) -> int | float | str:
         try:

@@ -31,6 +31,9 @@ ENDPOINT_DEFAULTS: Mapping[str, str] = {
 }
 """Ollama's own path for each logical endpoint name (the names manifests use in `endpoints`)."""
 
+DEFAULT_MAX_CONNECTIONS = 100
+"""Connections pooled per server unless the caller sizes the pool (the `Fleet` does)."""
+
 DEFAULT_USER_AGENT = f"ollama-reconciler/{__version__}"
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@:]*(?::([^/@]*))?@")
 _MASK = "***"
@@ -55,7 +58,9 @@ class ClientConfig:
     `secret_headers` are secrets: `repr()` masks them and no error message contains them.
     `read_timeout_stream` is the inactivity limit of a pull or create stream (default `timeout`);
     `pull_timeout` bounds a whole pull; `load_timeout` bounds loading a model into memory
-    (Ollama's own OLLAMA_LOAD_TIMEOUT defaults to 5 minutes).
+    (Ollama's own OLLAMA_LOAD_TIMEOUT defaults to 5 minutes). `max_connections` sizes the
+    connection pool: a request that finds every connection busy for `timeout` seconds fails with
+    `PoolExhausted` instead of waiting on.
     """
 
     instance: str
@@ -71,6 +76,7 @@ class ClientConfig:
     read_timeout_stream: float | None = None
     load_timeout: float = 300.0
     user_agent: str = DEFAULT_USER_AGENT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.endpoints) - set(ENDPOINT_DEFAULTS))

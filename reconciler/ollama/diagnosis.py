@@ -2,7 +2,7 @@
 
 Three sources: an HTTP error reply (status and body), an `{"error": ...}` line inside a stream
 that started fine (HTTP 200), and an exception from httpx or the socket below it. The rules
-follow shared/reference/ollama-api.md: an empty-body 403 is Ollama's Host-header guard, a plain
+follow docs/ollama-api.md: an empty-body 403 is Ollama's Host-header guard, a plain
 text 404 is an unknown path (not a missing model), `pull model manifest: file does not exist` means
 the registry has no such model. Every text passes through the config's `Redactor`.
 """
@@ -26,6 +26,7 @@ from reconciler.ollama.errors import (
     OllamaTLSError,
     OllamaUnauthorized,
     OllamaUnreachable,
+    PoolExhausted,
     ProtocolError,
     RequestRejected,
     ServerBusy,
@@ -219,7 +220,8 @@ def _timeout(call: Call, exc: BaseException, *, connect: float, read: float) -> 
     if isinstance(exc, httpx.ConnectTimeout):
         summary = f"could not connect to {call.url} within {connect:g}s"
     elif isinstance(exc, httpx.PoolTimeout):
-        summary = f"no free connection to {call.url} within {read:g}s"
+        summary = f"no free connection to {call.url} within {read:g}s: all pooled connections busy"
+        return call.fail(PoolExhausted, summary)
     elif isinstance(exc, httpx.WriteTimeout):
         summary = f"sending the request to {call.url} took longer than {read:g}s"
     else:

@@ -1,4 +1,4 @@
-"""The one error tree of the Ollama client (issue 3 §2).
+"""The one error tree of the Ollama client.
 
 Every failure of a request to an Ollama server is an `OllamaError` that says what happened, to
 which instance (and model), what to do about it, and whether it is `transient` (worth a retry).
@@ -97,6 +97,16 @@ class ServerBusy(OllamaError):
 
     transient = True
     default_hint = "the server's request queue is full; retry later"
+
+
+class PoolExhausted(OllamaError):
+    """Every pooled connection to the server was in use for the whole wait: a local limit.
+
+    It says nothing about the server's health; another attempt, or another instance, may do.
+    """
+
+    transient = True
+    default_hint = "send fewer requests at once, or raise the instance's spec.maxConcurrent"
 
 
 class ServerError(OllamaError):

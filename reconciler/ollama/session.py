@@ -53,6 +53,10 @@ class Session:
             verify=True if transport is not None else _tls_context(config),
             transport=transport,
             follow_redirects=True,
+            limits=httpx.Limits(
+                max_connections=config.max_connections,
+                max_keepalive_connections=config.max_connections,
+            ),
         )
 
     async def aclose(self) -> None:

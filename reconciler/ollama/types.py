@@ -1,4 +1,4 @@
-"""Typed replies of the Ollama API (shared/reference/ollama-api.md §1), as pydantic models.
+"""Typed replies of the Ollama API (docs/ollama-api.md, Inventory), as pydantic models.
 
 Only the fields the project uses are declared; unknown fields are ignored so newer servers keep
 working. Digests come out in one spelling (bare lowercase hex) whatever the server sent, times as

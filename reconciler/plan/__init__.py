@@ -1,6 +1,6 @@
 """The plan: a pure diff of desired against observed state, and the Plan document it yields.
 
-`plan()` does no I/O (design.md §4, style.md habit 6); `Plan.to_dict()`/`Plan.from_dict()` are
+`plan()` does no I/O (docs/architecture.md, Layers); `Plan.to_dict()`/`Plan.from_dict()` are
 the saved form `orc plan --out` writes and `orc apply plan.json` reads.
 """
 

@@ -1,4 +1,4 @@
-"""The diff of one instance: declared models against its observed inventory (design.md §4).
+"""The diff of one instance: declared models against its observed inventory.
 
 Pulls, then creates (each after the model it builds on), then loads, then deletes. Protected
 models and bases of declared custom models are never deleted, and prune never empties an instance

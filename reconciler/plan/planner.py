@@ -1,4 +1,4 @@
-"""`plan()`: the pure diff of a desired fleet against an observed one (design.md §4).
+"""`plan()`: the pure diff of a desired fleet against an observed one.
 
 Chooses the instances (targets and selector are read here only, for `plan()` and `select()`),
 plans each (disabled ones are only reported, those whose inventory is unknown are blocked, never

@@ -1,4 +1,4 @@
-"""The plan as a readable diff, grouped by instance (design.md §4), deletions last and red.
+"""The plan as a readable diff, grouped by instance, deletions last and red.
 
 gpu-1 (https://gpu-1.example.com)
   + pull llama3.2:3b (declared, not installed)

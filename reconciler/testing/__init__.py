@@ -2,7 +2,7 @@
 
 `SimServer(SimInstanceConfig(...))` is one server as an ASGI app (`server.app`), with readable
 state and injectable faults; `SimFleet` runs several on real loopback sockets (TLS optional);
-`CATALOG` is the registry they pull from. See reference/ollama-api.md for the protocol.
+`CATALOG` is the registry they pull from. See docs/ollama-api.md for the protocol.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from reconciler.testing.catalog import Registry
 from reconciler.testing.faults import FaultInjector
 from reconciler.testing.goformat import local_zone
 from reconciler.testing.pulls import DownloadPool
+from reconciler.testing.slots import Slots
 from reconciler.testing.state import SimState
 
 DEFAULT_VERSION = "0.12.6"
@@ -29,6 +30,9 @@ class SimInstanceConfig:
     `endpoints` maps logical names (`chat`, `listModels`, `health`...) to extra paths, served
     under `path_prefix` in addition to the default paths. `pull_speed=None` downloads instantly.
     `utc_offset_minutes` fixes the zone of `modified_at`/`expires_at` (default: the machine's).
+    `parallel` bounds the chats and generations running at once (None: no bound), each at
+    `token_rate`; beyond it they wait, at most `max_queue` of them (None: no bound), and the next
+    one is refused with 503 as a busy Ollama refuses it.
     """
 
     name: str
@@ -45,6 +49,8 @@ class SimInstanceConfig:
     first_token_delay: float = 0.01
     load_delay: float = 0.0
     utc_offset_minutes: int | None = None
+    parallel: int | None = None
+    max_queue: int | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -78,6 +84,10 @@ class SimInstanceConfig:
                 raise ValueError(f"{label} must not be negative, got {value}")
         if self.token_rate <= 0:
             raise ValueError(f"token_rate must be positive, got {self.token_rate}")
+        if self.parallel is not None and self.parallel < 1:
+            raise ValueError(f"parallel must be at least 1 or None, got {self.parallel}")
+        if self.max_queue is not None and self.max_queue < 0:
+            raise ValueError(f"max_queue must not be negative, got {self.max_queue}")
         if self.pull_speed is not None and self.pull_speed <= 0:
             raise ValueError(f"pull_speed must be positive or None, got {self.pull_speed}")
 
@@ -98,6 +108,7 @@ class SimContext:
     registry: Registry
     downloads: DownloadPool
     zone: timezone
+    slots: Slots
 
     @classmethod
     def create(cls, config: SimInstanceConfig, registry: Registry, state: SimState) -> SimContext:
@@ -109,4 +120,5 @@ class SimContext:
             registry=registry,
             downloads=DownloadPool(state, config.pull_speed),
             zone=local_zone(config.utc_offset_minutes),
+            slots=Slots(config.parallel, config.max_queue),
         )

@@ -1,6 +1,6 @@
 """Handlers of the simulator's inference endpoints: generate, chat, embed (and legacy embeddings).
 
-Checks run in Ollama's order (reference §1, `server/routes.go`): body, name, existence, unload
+Checks run in Ollama's order (Ollama's `server/routes.go`): body, name, existence, unload
 (`keep_alive: 0` with no prompt), raw-mode and thinking checks, capabilities, then load (with the
 instance's `load_delay` when the model is not in memory), then preload replies or generation.
 """
@@ -53,7 +53,9 @@ async def generate(ctx: SimContext, request: Request, body: bytes) -> Response:
     run = output.Run(
         ctx, model, raw, started_ns=started, load_ns=load_ns, keep_alive=keep_alive, chat=False
     )
-    return await respond(run.events(ask), stream=req.get("stream", True), combine=run.combine)
+    await ctx.slots.enter()
+    events = ctx.slots.holding(run.events(ask))
+    return await respond(events, stream=req.get("stream", True), combine=run.combine)
 
 
 async def chat(ctx: SimContext, request: Request, body: bytes) -> Response:
@@ -81,7 +83,9 @@ async def chat(ctx: SimContext, request: Request, body: bytes) -> Response:
     run = output.Run(
         ctx, model, raw, started_ns=started, load_ns=load_ns, keep_alive=keep_alive, chat=True
     )
-    return await respond(run.events(ask), stream=req.get("stream", True), combine=run.combine)
+    await ctx.slots.enter()
+    events = ctx.slots.holding(run.events(ask))
+    return await respond(events, stream=req.get("stream", True), combine=run.combine)
 
 
 async def embed(ctx: SimContext, request: Request, body: bytes) -> Response:

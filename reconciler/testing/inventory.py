@@ -2,7 +2,7 @@
 delete, copy and the OpenAI-compatible model list.
 
 Every handler takes the server context, the Starlette request and its raw body, and answers as
-Ollama does (status codes and error strings of reference §1).
+Ollama does (status codes and error strings of docs/ollama-api.md).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The objects generate and chat stream: chunks, the final object with metrics, preload replies.
 
-Shapes follow reference §1: a chunk per token (`response` or `message.content`, `thinking` for
-thinking models), then a final object with `done_reason` and the metrics, which are omitted when
-zero and consistent with the instance's pace (`eval_count / eval_duration` = `token_rate`).
-With `stream: false` the chunks are concatenated into the final object.
+Shapes follow docs/ollama-api.md, Inference: a chunk per token (`response` or `message.content`,
+`thinking` for thinking models), then a final object with `done_reason` and the metrics, which are
+omitted when zero and consistent with the instance's pace (`eval_count / eval_duration` =
+`token_rate`). With `stream: false` the chunks are concatenated into the final object.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """How a simulated server answers: Go-style JSON, NDJSON streams, and errors before or mid-stream.
 
-Ollama's rules (reference §0): an error before any output is a JSON error with a real status; after
-output started it is one more line `{"error": ...}` and the status stays 200; `stream: false`
-collapses a stream into one object. Handlers produce an async iterator of events (objects, or a
-`StreamError`) and `respond()` applies these rules. JSON is encoded as Go's `json.Marshal` does
-(compact, `<`, `>` and `&` escaped), one object per line, never a blank line.
+Ollama's rules (docs/ollama-api.md, Errors and streams): an error before any output is a JSON error
+with a real status; after output started it is one more line `{"error": ...}` and the status stays
+200; `stream: false` collapses a stream into one object. Handlers produce an async iterator of
+events (objects, or a `StreamError`) and `respond()` applies these rules. JSON is encoded as Go's
+`json.Marshal` does (compact, `<`, `>` and `&` escaped), one object per line, never a blank line.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The JSON shapes of the simulator's inventory endpoints: tags, ps, show, /v1/models.
 
-Field sets and spellings follow reference §1: bare hex digests, local-offset `modified_at` and
-`expires_at`, `model_info` always present, empty strings omitted from show (Go's `omitempty`).
+Field sets and spellings follow docs/ollama-api.md: bare hex digests, local-offset `modified_at`
+and `expires_at`, `model_info` always present, empty strings omitted from show (Go's `omitempty`).
 Fields that newer servers added are only sent when the simulated `version` has them.
 """
 
@@ -87,8 +87,8 @@ def show(
     system: str = "",
     version: str = "999",
 ) -> dict[str, Any]:
-    """`POST /api/show` for an installed model, with the fields `version` had (reference §3:
-    tensors since 0.6.1, capabilities since 0.6.4, `thinking` among them since 0.9.0)."""
+    """`POST /api/show` for an installed model, with the fields `version` had (docs/ollama-api.md,
+    Versions: tensors since 0.6.1, capabilities since 0.6.4, `thinking` among them since 0.9.0)."""
     spec = model.spec
     reply: dict[str, Any] = {}
     optional = {

@@ -1,4 +1,4 @@
-"""`orc watch`: the continuous reconcile, with status and metrics over HTTP (design.md §1).
+"""`orc watch`: the continuous reconcile, with status and metrics over HTTP.
 
 `WatchLoop` is the loop itself, with every outside dependency injected; `run_watch` assembles the
 real daemon around it (file watcher, state lock, HTTP endpoints, status file, signals).

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from reconciler.errors import UsageError
+from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.reconcile import Reconciler
 from reconciler.state import StateDir, state_dir_path
 from reconciler.watch.cycle import Mode
@@ -54,6 +55,7 @@ class WatchSettings:
     state_dir: Path | None = None
     parallelism: int | None = None
     webhook_token: str | None = field(default=None, repr=False)
+    secrets: SecretPolicy | None = None  # None: secret files inside `paths`, any variable
 
 
 def run_watch(settings: WatchSettings, stream: TextIO | None = None) -> int:
@@ -76,7 +78,7 @@ async def _serve(settings: WatchSettings) -> int:
         metrics = WatchMetrics()
         watch = WatchLoop(
             _options(settings),
-            Reconciler(state=state, parallelism=settings.parallelism),
+            Reconciler(state=state, parallelism=settings.parallelism, secrets=_secrets(settings)),
             changes=manifest_changes(settings.paths, stop),
             stop=stop,
             lock=lambda: state.lock(0.0, command="orc watch"),
@@ -100,6 +102,10 @@ async def _serve(settings: WatchSettings) -> int:
                 await http.stop()
     log.info("watch.stopped")
     return 0
+
+
+def _secrets(settings: WatchSettings) -> SecretPolicy:
+    return settings.secrets or SecretPolicy.for_manifests(settings.paths)
 
 
 def _options(settings: WatchSettings) -> WatchOptions:

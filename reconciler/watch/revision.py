@@ -1,6 +1,6 @@
 """The git commit the manifests were read from, for the status document.
 
-Operators keep manifests in git (design.md §1); naming the commit in `/status` tells which
+Operators keep manifests in git; naming the commit in `/status` tells which
 revision the daemon is enforcing. Git is asked through its command line, so nothing is needed
 when the manifests are not in a work tree, or git is not installed: the revision is then None.
 """

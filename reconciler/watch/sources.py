@@ -1,7 +1,7 @@
 """Where manifest changes come from: `watchfiles`, filtered to the files the loader would read.
 
-A change source is any async iterator of sets of changed paths; the loop only consumes it, so
-tests replace this one with a scripted list (style.md habit 8). Files named on the command line
+A change source is any async iterator of sets of changed paths; the loop only consumes it, so tests
+replace this one with a scripted list (docs/architecture.md, Watch). Files named on the command line
 are watched through their folder, so that editors which save by renaming are still seen.
 """
 

@@ -41,7 +41,7 @@ async def test_planned_instances_are_those_with_actions(two):
 async def test_an_unchanged_fleet_keeps_the_plan_fresh_and_it_applies(two):
     reconciler, saved = await saved_plan(two)
     desired = two.desired()
-    observed = await reconciler.probe(planned_instances(saved, desired))
+    observed = await reconciler.observe(planned_instances(saved, desired))
 
     check_fresh(saved, desired, observed)
     result = await reconciler.apply(saved, desired)
@@ -54,7 +54,7 @@ async def test_a_model_added_behind_the_plans_back_makes_it_stale(two):
     reconciler, saved = await saved_plan(two)
     two.servers["a"].state.install(parse("tinyllama"), CATALOG["tinyllama:latest"])
     desired = two.desired()
-    observed = await reconciler.probe(planned_instances(saved, desired))
+    observed = await reconciler.observe(planned_instances(saved, desired))
 
     with pytest.raises(RefusedError, match="instance a has a different set of models now"):
         check_fresh(saved, desired, observed)
@@ -65,7 +65,7 @@ async def test_a_new_digest_of_the_same_model_makes_it_stale(two):
     server = two.servers["a"]
     server.state.install(parse("llama3.2:3b"), server.registry.bump("llama3.2:3b"))
     desired = two.desired()
-    observed = await reconciler.probe(planned_instances(saved, desired))
+    observed = await reconciler.observe(planned_instances(saved, desired))
 
     with pytest.raises(RefusedError, match="instance a has a different set of models now"):
         check_fresh(saved, desired, observed)
@@ -75,7 +75,7 @@ async def test_an_instance_without_actions_may_change(two):
     reconciler, saved = await saved_plan(two)
     two.servers["b"].state.install(parse("tinyllama"), CATALOG["tinyllama:latest"])
     desired = two.desired()
-    observed = await reconciler.probe(planned_instances(saved, desired))
+    observed = await reconciler.observe(planned_instances(saved, desired))
 
     check_fresh(saved, desired, observed)
 
@@ -84,7 +84,7 @@ async def test_changed_manifests_make_the_plan_stale(two):
     reconciler, saved = await saved_plan(two)
     two.declare("b", ["llama3.2:3b", "smollm2:135m"], installed=("llama3.2:3b",))
     desired = two.desired()
-    observed = await reconciler.probe(planned_instances(saved, desired))
+    observed = await reconciler.observe(planned_instances(saved, desired))
 
     with pytest.raises(RefusedError, match="the manifests changed since it was made"):
         check_fresh(saved, desired, observed)

@@ -49,7 +49,7 @@ async def test_a_saved_plan_is_fresh_until_an_inventory_changes(fleet_world) -> 
     reconciler = Reconciler(client_factory=fleet_world.client, env={})
     desired = fleet_world.desired()
     _, saved = await reconciler.plan(desired)
-    check_fresh(saved, desired, await reconciler.probe(desired))  # nothing changed: fine
+    check_fresh(saved, desired, await reconciler.observe(desired))  # nothing changed: fine
 
     server = fleet_world.servers["gpu-1"]
     config = ClientConfig(instance="gpu-1", base_url="http://gpu-1.sim.test:11434")
@@ -57,7 +57,7 @@ async def test_a_saved_plan_is_fresh_until_an_inventory_changes(fleet_world) -> 
     async with OllamaClient(config, transport=transport) as client:
         [p async for p in client.pull("gemma2:2b")]  # someone pulled by hand meanwhile
     with pytest.raises(RefusedError, match="instance gpu-1 has a different set of models now"):
-        check_fresh(saved, desired, await reconciler.probe(desired))
+        check_fresh(saved, desired, await reconciler.observe(desired))
 
 
 async def test_a_saved_plan_is_stale_once_the_manifests_change(fleet_world) -> None:
@@ -66,4 +66,4 @@ async def test_a_saved_plan_is_stale_once_the_manifests_change(fleet_world) -> N
     fleet_world.instance("gpu-2", models=("llama3.2:3b",), declared=("llama3.2:1b",))
     desired = fleet_world.desired()
     with pytest.raises(RefusedError, match="the manifests changed since it was made"):
-        check_fresh(saved, desired, await reconciler.probe(desired))
+        check_fresh(saved, desired, await reconciler.observe(desired))

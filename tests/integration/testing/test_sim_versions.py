@@ -1,4 +1,4 @@
-"""The simulator answers show as the version it plays would (reference §3 history)."""
+"""The simulator answers show as the version it plays would (docs/ollama-api.md, Versions)."""
 
 from __future__ import annotations
 

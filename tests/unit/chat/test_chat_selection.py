@@ -189,3 +189,9 @@ def test_missing_secret_is_named_as_such() -> None:
     rows = [Inst("cloud", health=Health.UNKNOWN, reason="SecretMissing", models=())]
     selection = choose(rows)
     assert [p.health for p in selection.passed_over] == ["secret missing"]
+
+
+def test_refused_secret_is_named_as_such() -> None:
+    rows = [Inst("evil", health=Health.UNKNOWN, reason="SecretRefused", models=())]
+    selection = choose(rows)
+    assert [p.health for p in selection.passed_over] == ["secret refused"]

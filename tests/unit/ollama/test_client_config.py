@@ -70,7 +70,8 @@ def test_the_public_api_is_pinned() -> None:
         "GenerateResult", "EmbedResult", "Metrics",
         "OllamaError", "OllamaUnreachable", "OllamaTLSError", "OllamaTimeout",
         "OllamaUnauthorized", "ModelNotFound", "ModelNotInRegistry", "ModelNameRejected",
-        "ServerBusy", "ServerError", "ProtocolError", "RequestRejected",
+        "ServerBusy", "ServerError", "ProtocolError", "RequestRejected", "PoolExhausted",
+        "ChatOptions", "ChatOptionArgs",
         "normalize_digest", "parse_parameters",
     }  # fmt: skip
     assert set(ollama.__all__) == expected

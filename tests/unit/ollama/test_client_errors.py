@@ -24,6 +24,7 @@ from reconciler.ollama import (
     OllamaTLSError,
     OllamaUnauthorized,
     OllamaUnreachable,
+    PoolExhausted,
     ProtocolError,
     RequestRejected,
     ServerBusy,
@@ -99,7 +100,7 @@ EXCEPTIONS: list[tuple[BaseException, type[OllamaError], str]] = [
     (httpx.ConnectTimeout("timed out"), OllamaTimeout, "could not connect"),
     (httpx.ReadTimeout("timed out"), OllamaTimeout, "no reply"),
     (httpx.WriteTimeout("timed out"), OllamaTimeout, "sending the request"),
-    (httpx.PoolTimeout("timed out"), OllamaTimeout, "no free connection"),
+    (httpx.PoolTimeout("timed out"), PoolExhausted, "all pooled connections busy"),
     (httpx.ReadError("[Errno 104] Connection reset by peer"), OllamaUnreachable, "reset"),
     (httpx.WriteError("[Errno 32] Broken pipe"), OllamaUnreachable, "lost"),
     (httpx.CloseError("close failed"), OllamaUnreachable, "lost"),
@@ -138,7 +139,7 @@ async def test_transport_failures_never_escape_as_httpx_errors(
         assert words in str(error), (name, str(error))
         assert "https://ollama.example.com/prefix" in str(error), name
     if expected is not OllamaTLSError and not isinstance(exc, httpx.UnsupportedProtocol):
-        assert error.transient is (expected in (OllamaUnreachable, OllamaTimeout))
+        assert error.transient is (expected in (OllamaUnreachable, OllamaTimeout, PoolExhausted))
 
 
 def _reply(status: int, body: object) -> httpx.Response:
