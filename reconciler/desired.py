@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reconciler.names import ModelName
+from reconciler.serverkey import server_key
 
 ENDPOINT_NAMES = (
     "health",
@@ -138,6 +139,15 @@ class DesiredInstance:
     def display_url(self) -> str:
         """The URL without any `user:password@` part: the form every report shows."""
         return redact_url(self.url)
+
+    @property
+    def server(self) -> str:
+        """Which server the URL reaches (`serverkey.server_key`): instances that share one are
+        one server, whatever their URLs' spelling. The display URL when the URL is malformed."""
+        try:
+            return server_key(self.url)
+        except ValueError:
+            return self.display_url
 
 
 def redact_url(url: str) -> str:

@@ -1,4 +1,5 @@
-"""Checks across documents: unique names per kind, one Fleet, ModelSet references that resolve.
+"""Checks across documents: unique names per kind, one Fleet, ModelSet references that resolve,
+one OllamaInstance per server.
 
 Documents that failed the schema still count for names, so that a broken ModelSet is reported
 once (by its own errors) and not again as "unknown" wherever it is referenced.
@@ -13,6 +14,7 @@ from reconciler.manifest.document import ParsedDocument, YamlDocument
 from reconciler.manifest.hints import suggest
 from reconciler.manifest.models import OllamaInstance
 from reconciler.manifest.selection import model_sets, sets_for
+from reconciler.serverkey import server_key
 
 
 def cross_diagnostics(
@@ -27,6 +29,7 @@ def cross_diagnostics(
         if isinstance(item.model, OllamaInstance):
             found += _references(item.doc, item.model, set_names)
     found += _unused_sets(documents, parsed)
+    found += _one_server_once(parsed)
     return found
 
 
@@ -66,6 +69,40 @@ def _references(
             hint = f"did you mean {close!r}?" if close else "no ModelSet of that name is declared"
             found.append(doc.error(path, f"unknown ModelSet {name!r}", hint=hint))
         seen.add(name)
+    return found
+
+
+def _one_server_once(parsed: list[ParsedDocument]) -> list[Diagnostic]:
+    """An error for each enabled instance whose URL reaches the server of an earlier one.
+
+    Two instances of one server, each with prune, would delete each other's models; with any
+    settings they fight over the same inventory. A disabled instance never changes its server,
+    so it may share one (to report it under another name). Malformed URLs are reported by their
+    own check.
+    """
+    first: dict[str, tuple[YamlDocument, str]] = {}
+    found: list[Diagnostic] = []
+    for item in parsed:
+        if not isinstance(item.model, OllamaInstance) or not item.model.spec.enabled:
+            continue
+        try:
+            key = server_key(item.model.spec.url)
+        except ValueError:
+            continue
+        name = item.model.metadata.name
+        if key not in first:
+            first[key] = (item.doc, name)
+            continue
+        doc, other = first[key]
+        if other == name:
+            continue  # reported as a duplicate name
+        where = doc.location(("spec", "url"))
+        message = (
+            f"instance {name!r} is the same server as instance {other!r} ({where}): "
+            f"both urls reach {key}"
+        )
+        hint = "declare each server once; two instances of one server undo each other's changes"
+        found.append(item.doc.error(("spec", "url"), message, hint=hint))
     return found
 
 

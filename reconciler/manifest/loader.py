@@ -8,9 +8,8 @@ manifest into deletions.
 from __future__ import annotations
 
 import gc
-import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,15 +20,17 @@ from reconciler.desired import DesiredFleet
 from reconciler.errors import ManifestError
 from reconciler.manifest.badfields import beside_dropped, drop_fields
 from reconciler.manifest.crossrefs import cross_diagnostics
-from reconciler.manifest.diagnostics import Diagnostic, Severity, Span, make_diagnostic
+from reconciler.manifest.diagnostics import Diagnostic, Severity
 from reconciler.manifest.document import ParsedDocument, YamlDocument, display_path
+from reconciler.manifest.files import MANIFEST_SUFFIXES, find_manifest_files
 from reconciler.manifest.models import MODEL_BY_KIND
 from reconciler.manifest.resolve import resolve_fleet
 from reconciler.manifest.schema import schema_diagnostics
 from reconciler.manifest.semantics import document_diagnostics
 from reconciler.manifest.yamlload import read_documents
 
-MANIFEST_SUFFIXES = (".yaml", ".yml")
+__all__ = ["MANIFEST_SUFFIXES", "LoadResult", "find_manifest_files", "load_fleet"]
+
 _DROP_ROUNDS = 4
 
 
@@ -119,44 +120,6 @@ def _load(paths: Sequence[Path | str]) -> LoadResult:
     return result
 
 
-def find_manifest_files(paths: Iterable[Path]) -> tuple[list[Path], list[Diagnostic]]:
-    """Files given, and *.yaml/*.yml under folders given (sorted, hidden entries skipped)."""
-    files: dict[Path, None] = {}
-    problems: list[Diagnostic] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(_walk(path), key=str)
-            if not found:
-                message = "no manifest files (*.yaml, *.yml) in this folder"
-                problems.append(_whole_file(display_path(path), message))
-            files.update(dict.fromkeys(found))
-        elif path.exists():
-            files[path] = None
-        else:
-            problems.append(_whole_file(display_path(path), "no such file or folder"))
-    return _unique(files), problems
-
-
-def _walk(folder: Path) -> Iterable[Path]:
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in names:
-            if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
-                yield Path(root) / name
-
-
-def _unique(files: dict[Path, None]) -> list[Path]:
-    """Drop files named twice (by different spellings of the same path)."""
-    seen: set[Path] = set()
-    unique: list[Path] = []
-    for path in files:
-        real = path.resolve()
-        if real not in seen:
-            seen.add(real)
-            unique.append(path)
-    return unique
-
-
 def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
     """The typed model of a document (less the fields that broke the schema) and its errors.
 
@@ -205,7 +168,3 @@ def _ordered(diagnostics: list[Diagnostic], files: list[Path]) -> list[Diagnosti
     rank = {display_path(path): index for index, path in enumerate(files)}
     unique = list(dict.fromkeys(diagnostics))
     return sorted(unique, key=lambda d: (rank.get(d.file, -1), d.line, d.column))
-
-
-def _whole_file(file: str, message: str) -> Diagnostic:
-    return make_diagnostic(Severity.ERROR, message, file=file, span=Span())

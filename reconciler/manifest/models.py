@@ -222,7 +222,12 @@ class SmokeTestSpec(_Strict):
 class InstanceSpec(_Strict):
     """What one Ollama server should look like."""
 
-    url: NonEmpty = Field(description="Base URL, http or https, possibly with a path prefix.")
+    url: NonEmpty = Field(
+        description=(
+            "Base URL, http or https, possibly with a path prefix; no credentials (user:pass@). "
+            "Two enabled instances must not reach the same server."
+        )
+    )
     enabled: bool = Field(
         default=True,
         description="When false the instance is observed and reported but never changed.",
@@ -245,7 +250,13 @@ class InstanceSpec(_Strict):
     tls: TLS | None = Field(default=None, description="TLS options.")
     auth: Auth | None = Field(default=None, description="Authentication.")
     headers: dict[str, str | SecretRefSpec] = Field(
-        default={}, description="Extra request headers: a plain value or a SecretRef."
+        default={},
+        description=(
+            "Extra request headers: a plain value or a SecretRef. Headers that carry credentials "
+            "(Authorization, Proxy-Authorization, Cookie, or a name containing auth, apikey, "
+            "accesskey, token, secret, passw, credential, session or cookie, ignoring - and _) "
+            "must be SecretRefs."
+        ),
     )
     endpoints: Endpoints | None = Field(default=None, description="Path overrides.")
     modelSets: list[DnsLabel] = Field(
@@ -312,7 +323,8 @@ class FleetDefaults(_Strict):
     headers: dict[str, str | SecretRefSpec] = Field(
         default={},
         description=(
-            "Headers sent to every instance (an instance's own header of the same name wins)."
+            "Headers sent to every instance (an instance's own header of the same name wins); "
+            "headers that carry credentials must be SecretRefs."
         ),
     )
 

@@ -27,8 +27,23 @@ from reconciler.manifest.models import (
 from reconciler.manifest.schematext import show
 from reconciler.names import ModelName
 
+_CREDENTIAL_WORDS = (
+    "auth",
+    "apikey",
+    "accesskey",
+    "token",
+    "secret",
+    "passw",
+    "credential",
+    "session",
+    "cookie",
+)
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _SECRET_HINT = "manifests live in git: use {env: NAME} or {file: PATH}"
+_URL_CREDENTIALS_HINT = (
+    "remove them from the url; use spec.auth.bearerToken, or spec.headers.Authorization with a "
+    "SecretRef such as {env: NAME}"
+)
 
 
 def document_diagnostics(parsed: ParsedDocument) -> list[Diagnostic]:
@@ -103,9 +118,9 @@ def check_url(doc: YamlDocument, path: FieldPath, url: str) -> list[Diagnostic]:
         return [doc.error(path, f"{shown} has an invalid port")]
     if parts.query or parts.fragment:
         return [doc.error(path, "the url must not have a query (?...) or fragment (#...)")]
-    if parts.username or parts.password:
-        hint = "use spec.auth.bearerToken or spec.headers with a SecretRef"
-        return [doc.warning(path, "the url carries credentials, which end up in git", hint=hint)]
+    if parts.username is not None or parts.password is not None:
+        message = "the url carries credentials (user:password@), which end up in git and output"
+        return [doc.error(path, message, hint=_URL_CREDENTIALS_HINT)]
     return []
 
 
@@ -228,7 +243,30 @@ def _headers(
             found += _secret(doc, (*path, name), value)
         elif "\r" in value or "\n" in value:
             found.append(doc.error((*path, name), "a header value must not contain line breaks"))
+        elif carries_credentials(name):
+            found.append(_plain_credential(doc, (*path, name), name))
     return found
+
+
+def carries_credentials(header: str) -> bool:
+    """Whether a header's name says it carries credentials, so its value must be a SecretRef.
+
+    `Authorization`, `Proxy-Authorization`, `Cookie`, and any name containing (case-insensitively,
+    ignoring `-` and `_`) one of `auth`, `apikey`, `accesskey`, `token`, `secret`, `passw`,
+    `credential`, `session` or `cookie`: `X-Api-Key`, `X-Auth-Token`, `X-Access-Key`,
+    `X-Session-Id`.
+    """
+    squeezed = header.lower().replace("-", "").replace("_", "")
+    return any(word in squeezed for word in _CREDENTIAL_WORDS)
+
+
+def _plain_credential(doc: YamlDocument, path: FieldPath, name: str) -> Diagnostic:
+    where = (
+        "spec.auth.bearerToken for a bearer token, or " if path[:2] == ("spec", "headers") else ""
+    )
+    hint = f"use {where}a SecretRef: {name}: {{env: NAME}} or {{file: PATH}}"
+    message = f"header {name} carries credentials, but its value is written in the manifest"
+    return doc.error(path, message, hint=hint)
 
 
 def _regex(doc: YamlDocument, path: FieldPath, pattern: str) -> list[Diagnostic]:

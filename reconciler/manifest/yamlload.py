@@ -16,16 +16,18 @@ import yaml
 
 from reconciler.manifest.diagnostics import Diagnostic, Severity, Span, make_diagnostic
 from reconciler.manifest.document import YamlDocument
+from reconciler.manifest.files import read_manifest_bytes
 from reconciler.manifest.yamlbuild import BuildAborted, DocumentBuilder, Loader, YamlLoader
 
 
 def read_documents(source: Path, file: str) -> tuple[list[YamlDocument], list[Diagnostic]]:
-    """Read one file: its non-empty documents, and every problem found reading it."""
-    try:
-        raw = source.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        return [], [_file_error(file, f"cannot read the file: {reason}")]
+    """Read one file: its non-empty documents, and every problem found reading it.
+
+    Files that are not regular, or larger than `files.MAX_FILE_BYTES`, are refused unparsed.
+    """
+    raw, refused = read_manifest_bytes(source)
+    if refused is not None:
+        return [], [_file_error(file, refused)]
     text, problem = decode(raw, file)
     if problem is not None:
         return [], [problem]

@@ -1,7 +1,8 @@
 """The diff of one instance: declared models against its observed inventory.
 
 Pulls, then creates (each after the model it builds on), then loads, then deletes. Protected
-models and bases of declared custom models are never deleted. No I/O.
+models and bases of declared custom models are never deleted, and prune never empties an instance
+whose declared set is empty unless the Fleet allows it. No I/O.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from reconciler.names import ModelName
 from reconciler.observed import ObservedInstance, ObservedModel
 from reconciler.plan.document import Action, ActionKind, Skipped
 from reconciler.plan.parameters import differing_parameters, json_parameters
+
+EMPTY_DECLARATION = (
+    "not declared, but the instance declares no models: prune deletes nothing unless "
+    "safety.allowEmpty: true"
+)
 
 # Models seen anywhere in the fleet, by name: sizes and capabilities of models not yet installed.
 Catalog = Mapping[ModelName, ObservedModel]
@@ -28,15 +34,25 @@ class InstanceDiff:
 
 
 def diff_instance(
-    desired: DesiredInstance, observed: ObservedInstance, catalog: Catalog
+    desired: DesiredInstance,
+    observed: ObservedInstance,
+    catalog: Catalog,
+    *,
+    allow_empty: bool = False,
 ) -> InstanceDiff:
-    """Plan one instance whose inventory is known."""
+    """Plan one instance whose inventory is known.
+
+    Prune deletes nothing from an instance that declares no model present (an emptied list, a
+    ModelSet that stopped matching) unless `allow_empty` (the Fleet's `safety.allowEmpty`);
+    the models it would have deleted are reported as skipped.
+    """
     installed = {m.name: m for m in observed.models}
     present = _unique(m for m in desired.models if m.state == "present")
     creates = _creates(desired.name, present, installed)
     pulls = _pulls(desired.name, present, installed, creates, catalog)
     loads, unknown = _loads(desired.name, present, installed, catalog, observed.loaded_known)
-    deletes, skipped = _deletes(desired, present, installed)
+    prune = desired.prune and (bool(present) or allow_empty)
+    deletes, skipped = _deletes(desired, present, installed, prune=prune)
     actions = (*pulls, *creates, *loads, *deletes)
     return InstanceDiff(actions=actions, skipped=(*unknown, *skipped))
 
@@ -177,8 +193,11 @@ def _deletes(
     desired: DesiredInstance,
     present: tuple[DesiredModel, ...],
     installed: Mapping[ModelName, ObservedModel],
+    *,
+    prune: bool,
 ) -> tuple[list[Action], tuple[Skipped, ...]]:
-    """`state: absent` models that are installed, then (with prune) undeclared ones."""
+    """`state: absent` models that are installed, then undeclared ones: deleted with `prune`,
+    skipped when `desired.prune` is held back (the instance declares nothing present)."""
     wanted = {m.name for m in present}
     bases = {m.from_: m.name for m in present if m.from_ is not None}
     deletes: dict[ModelName, Action] = {}
@@ -195,9 +214,13 @@ def _deletes(
     if desired.prune:
         declared = {m.name for m in desired.models}
         for name in sorted(installed):
-            if name not in declared and _kept_because(desired, name, bases) is None:
+            if name in declared or _kept_because(desired, name, bases) is not None:
+                continue
+            if prune:
                 reason = "not declared and prune: true"
                 deletes[name] = Action(desired.name, ActionKind.DELETE, name, reason)
+            else:
+                skipped.append(Skipped(name, EMPTY_DECLARATION))
     return sorted(deletes.values(), key=lambda a: a.model), tuple(skipped)
 
 

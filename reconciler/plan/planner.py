@@ -39,8 +39,11 @@ def plan(
     """
     scope = _parse_targets(targets, desired)
     catalog = _catalog(observed)
+    allow_empty = desired.safety.allow_empty
     plans = tuple(
-        _plan_instance(inst, observed_for(inst, observed), catalog, scope.get(inst.name))
+        _plan_instance(
+            inst, observed_for(inst, observed), catalog, scope.get(inst.name), allow_empty
+        )
         for inst in sorted(desired.instances, key=lambda i: i.name)
         if (not scope or inst.name in scope) and _selected(inst, selector)
     )
@@ -134,6 +137,7 @@ def _plan_instance(
     observed: ObservedInstance,
     catalog: Mapping[ModelName, ObservedModel],
     models: frozenset[ModelName] | None,
+    allow_empty: bool,
 ) -> InstancePlan:
     base = InstancePlan(
         instance=desired.name,
@@ -147,7 +151,7 @@ def _plan_instance(
         reason = observed.reason or str(observed.health)
         message = observed.message or f"the instance could not be probed ({observed.health})"
         return replace(base, blocked=Blocked(desired.name, reason, message))
-    diff = diff_instance(desired, observed, catalog)
+    diff = diff_instance(desired, observed, catalog, allow_empty=allow_empty)
     if models is None:
         return replace(base, actions=diff.actions, skipped=diff.skipped)
     return replace(
@@ -169,15 +173,24 @@ def _targeted(action: Action, models: frozenset[ModelName], desired: DesiredInst
 def guards(
     desired: DesiredFleet, observed: ObservedFleet, plans: tuple[InstancePlan, ...]
 ) -> tuple[Refusal, ...]:
-    """The safety guards over some instance plans: `allowEmpty` per instance, then
-    `maxDeletions` over all of them. `plan()` applies them; a saved plan is checked again."""
+    """The safety guards over some instance plans. `plan()` applies them; a saved plan and
+    every watch reconcile are checked again by this same function.
+
+    `allowEmpty`, per instance: no prune deletion from an instance that declares no model present
+    (whatever `protect` keeps), and no plan that leaves a non-empty instance with no models.
+    `maxDeletions`: per server (instances whose URLs reach one server share it) and in total.
+    """
     safety = desired.safety
+    declared = {inst.name: inst for inst in desired.instances}
     refusals: list[Refusal] = []
     if not safety.allow_empty:
         for inst in plans:
-            refusal = _empty_refusal(inst, observed.instances.get(inst.instance))
-            if refusal is not None:
-                refusals.append(refusal)
+            found = (
+                _prune_refusal(inst, declared.get(inst.instance)),
+                _empty_refusal(inst, observed.instances.get(inst.instance)),
+            )
+            refusals += [refusal for refusal in found if refusal is not None]
+    refusals += _server_refusals(declared, plans, safety.max_deletions)
     deletions = sum(1 for p in plans for a in p.actions if a.kind is ActionKind.DELETE)
     if deletions > safety.max_deletions:
         refusals.append(
@@ -190,6 +203,51 @@ def guards(
             )
         )
     return tuple(refusals)
+
+
+def _prune_refusal(inst: InstancePlan, declared: DesiredInstance | None) -> Refusal | None:
+    """Refuse deleting, from an instance that declares no model present, anything it does not
+    declare absent: prune must delete nothing there (a saved plan may say otherwise)."""
+    models = declared.models if declared is not None else ()
+    if any(m.state == "present" for m in models):
+        return None
+    absent = {m.name for m in models}
+    pruned = [
+        a.model for a in inst.actions if a.kind is ActionKind.DELETE and a.model not in absent
+    ]
+    if not pruned:
+        return None
+    shown = ", ".join(m.display for m in pruned[:3]) + (" ..." if len(pruned) > 3 else "")
+    return Refusal(
+        inst.instance,
+        "allowEmpty",
+        f"{inst.instance} declares no models, so prune must delete nothing there, but the plan "
+        f"deletes {len(pruned)} undeclared ({shown}); declare its models, or set "
+        "safety.allowEmpty: true in the Fleet manifest to allow it",
+    )
+
+
+def _server_refusals(
+    declared: Mapping[str, DesiredInstance], plans: tuple[InstancePlan, ...], limit: int
+) -> list[Refusal]:
+    """`maxDeletions` per server reached by more than one instance (for a server of one
+    instance, the fleet-wide count already says everything)."""
+    servers: dict[str, list[InstancePlan]] = {}
+    for inst in plans:
+        found = declared.get(inst.instance)
+        key = found.server if found is not None else inst.url
+        servers.setdefault(key, []).append(inst)
+    refusals = []
+    for key, sharing in servers.items():
+        count = sum(1 for p in sharing for a in p.actions if a.kind is ActionKind.DELETE)
+        if len(sharing) > 1 and count > limit:
+            names = ", ".join(p.instance for p in sharing)
+            message = (
+                f"the plan would delete {count} models from one server, {key} (instances "
+                f"{names}), more than safety.maxDeletions ({limit}); declare each server once"
+            )
+            refusals.append(Refusal(None, "maxDeletions", message))
+    return refusals
 
 
 def _empty_refusal(inst: InstancePlan, observed: ObservedInstance | None) -> Refusal | None:

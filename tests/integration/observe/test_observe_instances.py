@@ -87,11 +87,15 @@ async def test_a_wrong_token_is_unauthorized_and_never_shows_a_token(world) -> N
 async def test_a_ca_that_did_not_sign_the_certificate_is_a_tls_error(world, tmp_path: Path) -> None:
     other = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other))
-    config = SimInstanceConfig(name="tls-1", models=("llama3.2:3b",), tls=True)
-    async with SimFleet([config], cert_dir=tmp_path / "certs") as fleet:
+    configs = [  # two servers, one CA: two instances must not share one server
+        SimInstanceConfig(name=name, models=("llama3.2:3b",), tls=True)
+        for name in ("tls-1", "good-1")
+    ]
+    async with SimFleet(configs, cert_dir=tmp_path / "certs") as fleet:
         url = fleet.url("tls-1")
         world.instance("tls-1", url=url, sim=False, spec=f"tls: {{caFile: {other}}}")
-        world.instance("good-1", url=url, sim=False, spec=f"tls: {{caFile: {fleet.ca_file}}}")
+        good_spec = f"tls: {{caFile: {fleet.ca_file}}}"
+        world.instance("good-1", url=fleet.url("good-1"), sim=False, spec=good_spec)
         observed = await world.observe()
     bad = observed.instances["tls-1"]
     assert (bad.health, bad.reason) == (Health.TLS_ERROR, "TLSError")

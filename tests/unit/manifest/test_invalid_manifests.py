@@ -75,6 +75,10 @@ CASES: list[tuple[str, int, int | None, str]] = [
     ("selector-label-not-string.yaml", 6, 25, "matchLabels.gpus: expected a string"),
     ("fleet-parallelism-zero.yaml", 4, 16, "spec.parallelism: must be between 1 and 1000"),
     ("not-utf8.yaml", 4, 12, "not valid UTF-8 text (byte 0xe9)"),
+    ("url-with-credentials.yaml", 6, 8, "the url carries credentials (user:password@)"),
+    ("header-authorization-plain.yaml", 8, 20, "use spec.auth.bearerToken for a bearer token"),
+    ("header-api-key-plain.yaml", 8, 18, "header x-api-key carries credentials"),
+    ("same-server-twice.yaml", 15, 8, "same server as instance 'workstation' (same-server-"),
 ]
 
 

@@ -14,7 +14,9 @@ from reconciler.manifest import LoadResult, Severity, load_fleet
 HEAD = "apiVersion: ollama-reconciler/v1\nkind: OllamaInstance\n"
 
 
-def instance(name: str, spec: str = "  url: http://localhost:11434\n") -> str:
+def instance(name: str, spec: str | None = None) -> str:
+    """An OllamaInstance document; without `spec`, each name gets a server of its own."""
+    spec = f"  url: http://{name}.test:11434\n" if spec is None else spec
     return f"{HEAD}metadata:\n  name: {name}\nspec:\n{spec}"
 
 

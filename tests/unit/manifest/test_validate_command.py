@@ -9,15 +9,15 @@ import pytest
 
 from reconciler.cli.main import main
 
-GOOD = (
-    "apiVersion: ollama-reconciler/v1\nkind: OllamaInstance\nmetadata: {name: %s}\n"
-    "spec:\n  url: http://localhost:11434\n"
+GOOD = (  # each instance is a server of its own
+    "apiVersion: ollama-reconciler/v1\nkind: OllamaInstance\nmetadata: {name: %(name)s}\n"
+    "spec:\n  url: http://%(name)s.test:11434\n"
 )
 SET = (
     "apiVersion: ollama-reconciler/v1\nkind: ModelSet\nmetadata: {name: s}\nspec:\n  selector: {}\n"
 )
-BAD = GOOD % "bad" + "  priority: 0\n  colour: red\n"
-WARN = GOOD % "warn" + "  auth:\n    bearerToken: {value: hunter2}\n"
+BAD = GOOD % {"name": "bad"} + "  priority: 0\n  colour: red\n"
+WARN = GOOD % {"name": "warn"} + "  auth:\n    bearerToken: {value: hunter2}\n"
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def test_valid_fleet_summary(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (folder / "a.yaml").write_text(GOOD % "a" + "---\n" + GOOD % "b")
+    (folder / "a.yaml").write_text(GOOD % {"name": "a"} + "---\n" + GOOD % {"name": "b"})
     (folder / "s.yaml").write_text(SET)
     assert run(capsys, ".") == (0, "Valid: 2 files, 2 instances, 1 model set, 0 warnings.\n", "")
 
@@ -96,7 +96,7 @@ def test_json_output_has_the_terraform_shape(
 
 
 def test_json_detail_carries_the_hint(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (folder / "old.yaml").write_text(GOOD % "old" + "  is_enabled: true\n")
+    (folder / "old.yaml").write_text(GOOD % {"name": "old"} + "  is_enabled: true\n")
     _, out, _ = run(capsys, "--format", "json", "old.yaml")
     assert json.loads(out)["diagnostics"][0]["detail"] == (
         "spec.is_enabled: the old is_enabled is now spec.enabled"
@@ -104,7 +104,7 @@ def test_json_detail_carries_the_hint(folder: Path, capsys: pytest.CaptureFixtur
 
 
 def test_json_for_a_valid_fleet(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (folder / "a.yaml").write_text(GOOD % "a")
+    (folder / "a.yaml").write_text(GOOD % {"name": "a"})
     code, out, _ = run(capsys, "--format", "json", "a.yaml")
     assert code == 0
     assert json.loads(out) == {

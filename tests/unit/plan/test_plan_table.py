@@ -202,8 +202,23 @@ CASES = [
          fleet(di("a", dm("x:1"), enabled=False)),
          seen(oi("a", health=Health.DISABLED, reason="Unreachable")), []),
     Case("emptying an instance is refused",
-         fleet(di("a", prune=True)), seen(oi("a", om("x:1"), om("y:1"))),
+         fleet(di("a", dm("x:1", state="absent"), dm("y:1", state="absent"))),
+         seen(oi("a", om("x:1"), om("y:1"))),
          ["a/delete/x:1", "a/delete/y:1", "refused/allowEmpty/a"]),
+    Case("prune deletes nothing from an instance that declares nothing",
+         fleet(di("a", prune=True)), seen(oi("a", om("x:1"), om("y:1"))),
+         ["a/skip/x:1", "a/skip/y:1"]),
+    Case("a protected model does not let prune empty the rest of an empty declaration",
+         fleet(di("a", prune=True, protect=("llama3*",))),
+         seen(oi("a", om("llama3:8b"), om("x:1"), om("y:1"))),
+         ["a/skip/x:1", "a/skip/y:1"]),
+    Case("only absent declarations: those are deleted, prune deletes nothing",
+         fleet(di("a", dm("old:1", state="absent"), prune=True)),
+         seen(oi("a", om("old:1"), om("x:1"))),
+         ["a/delete/old:1", "a/skip/x:1"]),
+    Case("an empty declaration is pruned with allowEmpty, protect still holds",
+         fleet(di("a", prune=True, protect=("llama3*",)), allow_empty=True),
+         seen(oi("a", om("llama3:8b"), om("x:1"))), ["a/delete/x:1"]),
     Case("emptying an instance is allowed with allowEmpty",
          fleet(di("a", prune=True), allow_empty=True), seen(oi("a", om("x:1"))),
          ["a/delete/x:1"]),
@@ -370,7 +385,7 @@ def test_blocked_instance_carries_the_observed_message() -> None:
 
 
 def test_refusal_messages_name_the_guard_setting() -> None:
-    desired = fleet(di("a", prune=True), max_deletions=0)
+    desired = fleet(di("a", dm("x:1", state="absent")), max_deletions=0)
     refusals = plan(desired, seen(oi("a", om("x:1")))).refusals
     assert [r.message for r in refusals] == [
         "the plan would leave a with no models (it has 1); set safety.allowEmpty: true in the "
@@ -405,6 +420,7 @@ def test_a_planned_fleet_survives_a_json_round_trip_exactly() -> None:
         ),
         di("c", dm("x:1")),
         di("d", prune=True),
+        di("e", dm("k:1"), prune=True),
         max_deletions=1,
     )
     observed = seen(
@@ -412,6 +428,7 @@ def test_a_planned_fleet_survives_a_json_round_trip_exactly() -> None:
         oi("b", om("bge-m3", capabilities=("embedding",)), om("llama3:8b")),
         oi("c", health=Health.UNAUTHORIZED, message="401 from the proxy"),
         oi("d", om("stray:1")),
+        oi("e", om("k:1"), om("stray:1")),
     )
     result = plan(desired, observed, now=datetime(2025, 6, 1, tzinfo=UTC))
     assert result.refused
