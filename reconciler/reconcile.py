@@ -17,15 +17,15 @@ Every other run's exit code is decided below, by `exit_code()` (and `status_exit
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, RetryPolicy
 from reconciler.desired import DesiredFleet, DesiredInstance
@@ -61,6 +61,9 @@ class Reconciler:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     parallelism: int | None = None  # instances worked on at once; default: the Fleet's
     secrets: SecretPolicy = field(default_factory=SecretPolicy)  # where secrets may come from
+    # How the apply's retries wait and measure their total time (tests pass a fake clock).
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
 
     async def observe(self, desired: DesiredFleet) -> ObservedFleet:
         """Probe every instance of `desired` concurrently."""
@@ -106,6 +109,8 @@ class Reconciler:
             retry=self.retry,
             on_event=on_event or (lambda event: None),
             pull_timeouts={i.name: i.pull_timeout for i in desired.instances},
+            sleep=self.sleep,
+            clock=self.clock,
         )
         result = await executor.run(made)
         if self.state is not None:
@@ -469,27 +474,8 @@ def lock_servers(
     for ip in made.instances:
         instance = desired.instance(ip.instance)
         if ip.actions and instance is not None:
-            keys.add(server_key(instance.url))
+            keys.add(instance.server)
     return ServerLocks(lock_dir_path()).acquire(keys, timeout, command)
-
-
-def server_key(url: str) -> str:
-    """One spelling per server: `HTTP://User:pw@GPU-1/` → `http://gpu-1:80`.
-
-    Scheme and host lower-cased, credentials dropped, the scheme's default port made explicit,
-    trailing slashes of the path removed.
-    """
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"  # an IPv6 address
-    try:
-        port = str(parts.port or {"http": 80, "https": 443}.get(scheme) or "")
-    except ValueError:  # not a number: keep it as written, it names the server all the same
-        port = parts.netloc.rpartition("@")[2].rpartition(":")[2]
-    authority = f"{host}:{port}" if port else host
-    return f"{scheme}://{authority}{parts.path.rstrip('/')}"
 
 
 def _history(results: Sequence[ActionResult], started: str) -> list[HistoryRecord]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.reconcile import server_key
+from reconciler.serverkey import server_key
 from reconciler.state import HistoryRecord, StateDir
 from reconciler.testing import SimInstanceConfig
 

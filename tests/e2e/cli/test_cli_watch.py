@@ -25,7 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.cli.main import main
-from reconciler.reconcile import server_key
+from reconciler.serverkey import server_key
 from reconciler.state import ServerLocks, StateDir, lock_dir_path
 from reconciler.testing import BackgroundFleet, SimFleet, SimInstanceConfig
 

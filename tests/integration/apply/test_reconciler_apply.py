@@ -152,7 +152,12 @@ async def test_retries_are_bounded_in_total_time(rig):
     ws = rig.declare("ws", [SMALL])
     ws.faults.fail_next(10, status=503, message="busy", path="/api/pull")
     patient = RetryPolicy(attempts=10, base_delay=0.05, factor=1.0, jitter=0.0, max_total=0.12)
-    reconciler = rig.reconciler(retry=patient)
+    now = [0.0]  # a fake clock: only the waits between attempts move it, however slow the machine
+
+    async def wait(seconds: float) -> None:
+        now[0] += seconds
+
+    reconciler = rig.reconciler(retry=patient, sleep=wait, clock=lambda: now[0])
     desired = rig.desired()
     _, made = await reconciler.plan(desired)
 

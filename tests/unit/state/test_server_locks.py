@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import RefusedError, StateError
-from reconciler.reconcile import server_key
 from reconciler.state import ServerLocks, lock_dir_path, read_holder
 
 GPU1 = "http://gpu-1:11434"
@@ -124,18 +123,3 @@ def test_the_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     child.join(10)
     with ServerLocks(tmp_path).acquire([GPU1]) as held:
         assert held[0].pid == os.getpid()
-
-
-@pytest.mark.parametrize(
-    ("url", "key"),
-    [
-        ("http://gpu-1:11434", "http://gpu-1:11434"),
-        ("HTTP://GPU-1:11434/", "http://gpu-1:11434"),
-        ("http://user:pw@gpu-1:11434", "http://gpu-1:11434"),
-        ("http://gpu-1", "http://gpu-1:80"),
-        ("https://gpu-1/ollama/", "https://gpu-1:443/ollama"),
-        ("http://[::1]:11434", "http://[::1]:11434"),
-    ],
-)
-def test_one_server_has_one_key_however_its_url_is_spelled(url: str, key: str) -> None:
-    assert server_key(url) == key
