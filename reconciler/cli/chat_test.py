@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from reconciler.chat import Fleet, Verdict, plan_checks, run_checks
-from reconciler.cli.main import EXIT_CODES_HELP
+from reconciler.cli.main import exit_codes_help
 from reconciler.cli.options import (
     Duration,
     paths_argument,
@@ -82,7 +82,16 @@ class ChatTestSettings:
     secrets: SecretPolicy | None = None  # None: files inside the manifest paths
 
 
-@click.command("chat-test", help=HELP, epilog=EXIT_CODES_HELP)
+EPILOG_EXIT_CODES = exit_codes_help(
+    ExitCode.OK,
+    ExitCode.ERROR,
+    ExitCode.INTERRUPTED,
+    OK="the chat (or every smoke test) succeeded",
+    ERROR="a chat or smoke test failed, no instance could serve, or bad usage",
+)
+
+
+@click.command("chat-test", help=HELP, epilog=EPILOG_EXIT_CODES)
 @paths_argument
 @click.option("--model", "-m", help="The model to chat with (e.g. llama3.2:3b).")
 @click.option("--instance", help="Use only this instance (no failover); with --all, test only it.")
