@@ -28,6 +28,7 @@ from reconciler.cli.options import (
 from reconciler.errors import ExitCode, ReconcilerError, UsageError
 from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.report.chat import (
+    chat_error_json,
     chat_json,
     chat_summary,
     checks_json,
@@ -149,7 +150,12 @@ def chat_test(
         width=shutil.get_terminal_size((120, 24)).columns,
         secrets=secret_policy(paths, secrets_dirs),
     )
-    return run_async(run_chat_test(settings))
+    try:
+        return run_async(run_chat_test(settings))
+    except ReconcilerError as exc:
+        if settings.output == "json":  # a failure is a document too; the one line goes to stderr
+            click.echo(json.dumps(chat_error_json(exc, settings.model), indent=2))
+        raise
 
 
 def check_flags(
