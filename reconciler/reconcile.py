@@ -265,9 +265,12 @@ def exit_code(outcome: ReconcileOutcome) -> ExitCode:
     return ExitCode.OK
 
 
-def status_exit_code(in_sync: bool, *, detailed: bool) -> ExitCode:
-    """`orc status`: with `--detailed-exitcode` 2 unless every enabled instance is healthy and
-    in sync; otherwise 0."""
+def status_exit_code(in_sync: bool, *, detailed: bool, answered: bool = True) -> ExitCode:
+    """`orc status`: 1 when no enabled instance answered (as `orc plan` when nothing could be
+    probed); with `--detailed-exitcode` 2 unless every enabled instance is healthy and in sync;
+    otherwise 0."""
+    if not answered:
+        return ExitCode.ERROR
     return ExitCode.CHANGES if detailed and not in_sync else ExitCode.OK
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from reconciler.apply import ApplyResult, Event
-from reconciler.cli.main import EXIT_CODES_HELP
+from reconciler.cli.main import exit_codes_help
 from reconciler.cli.options import (
     Duration,
     open_state,
@@ -29,7 +29,7 @@ from reconciler.cli.options import (
     write_output,
 )
 from reconciler.cli.progress import BarSink, JsonSink, LineSink
-from reconciler.errors import UsageError
+from reconciler.errors import ExitCode, UsageError
 from reconciler.plan import Plan, PlanFormatError
 from reconciler.reconcile import (
     Ending,
@@ -59,7 +59,17 @@ class ApplySettings:
     secrets_dirs: tuple[Path, ...] = ()
 
 
-@click.command("apply", epilog=EXIT_CODES_HELP)
+EPILOG_EXIT_CODES = exit_codes_help(
+    ExitCode.OK,
+    ExitCode.ERROR,
+    ExitCode.PARTIAL,
+    ExitCode.INTERRUPTED,
+    OK="success: the plan was carried out, or there was nothing to do, or you declined",
+    ERROR="error: invalid manifests, bad usage, refused (stale plan, lock, guard), nothing done",
+)
+
+
+@click.command("apply", epilog=EPILOG_EXIT_CODES)
 @paths_argument
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option(

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from reconciler.chat import Fleet, Verdict, plan_checks, run_checks
-from reconciler.cli.main import EXIT_CODES_HELP
+from reconciler.cli.main import exit_codes_help
 from reconciler.cli.options import (
     Duration,
     paths_argument,
@@ -28,6 +28,7 @@ from reconciler.cli.options import (
 from reconciler.errors import ExitCode, ReconcilerError, UsageError
 from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.report.chat import (
+    chat_error_json,
     chat_json,
     chat_summary,
     checks_json,
@@ -82,7 +83,16 @@ class ChatTestSettings:
     secrets: SecretPolicy | None = None  # None: files inside the manifest paths
 
 
-@click.command("chat-test", help=HELP, epilog=EXIT_CODES_HELP)
+EPILOG_EXIT_CODES = exit_codes_help(
+    ExitCode.OK,
+    ExitCode.ERROR,
+    ExitCode.INTERRUPTED,
+    OK="the chat (or every smoke test) succeeded",
+    ERROR="a chat or smoke test failed, no instance could serve, or bad usage",
+)
+
+
+@click.command("chat-test", help=HELP, epilog=EPILOG_EXIT_CODES)
 @paths_argument
 @click.option("--model", "-m", help="The model to chat with (e.g. llama3.2:3b).")
 @click.option("--instance", help="Use only this instance (no failover); with --all, test only it.")
@@ -140,7 +150,12 @@ def chat_test(
         width=shutil.get_terminal_size((120, 24)).columns,
         secrets=secret_policy(paths, secrets_dirs),
     )
-    return run_async(run_chat_test(settings))
+    try:
+        return run_async(run_chat_test(settings))
+    except ReconcilerError as exc:
+        if settings.output == "json":  # a failure is a document too; the one line goes to stderr
+            click.echo(json.dumps(chat_error_json(exc, settings.model), indent=2))
+        raise
 
 
 def check_flags(

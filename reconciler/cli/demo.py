@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.main import EXIT_CODES_HELP
+from reconciler.cli.main import exit_codes_help
 from reconciler.cli.options import Rate
 from reconciler.errors import ExitCode, ReconcilerError
 from reconciler.testing import BackgroundFleet, SimInstanceConfig
@@ -40,7 +40,16 @@ class Step:
     expected: int
 
 
-@click.command("demo", epilog=EXIT_CODES_HELP)
+EPILOG_EXIT_CODES = exit_codes_help(
+    ExitCode.OK,
+    ExitCode.ERROR,
+    ExitCode.INTERRUPTED,
+    OK="every step behaved as expected",
+    ERROR="a step did not behave as expected",
+)
+
+
+@click.command("demo", epilog=EPILOG_EXIT_CODES)
 @click.option(
     "--dir",
     "folder",

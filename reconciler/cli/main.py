@@ -33,14 +33,29 @@ COMMANDS: dict[str, str] = {
     "completion": "reconciler.cli.completion:completion",
 }
 
-EXIT_CODES_HELP = """\b
-Exit codes:
-  0    success (with --detailed-exitcode: no changes / no drift)
-  1    error: invalid manifests, bad usage, refused (stale plan, lock held, guard)
-  2    only with --detailed-exitcode: success, and there are changes or drift
-  3    apply finished partly: some actions failed, the rest were done
-  130  interrupted (Ctrl-C); in-flight work was stopped cleanly
-"""
+# What each exit code means (design of the codes: docs/architecture.md, Errors and exit codes).
+EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "success (with --detailed-exitcode: no changes / no drift)",
+    ExitCode.ERROR: "error: invalid manifests, bad usage, refused (stale plan, lock held, guard)",
+    ExitCode.CHANGES: "only with --detailed-exitcode: success, and there are changes or drift",
+    ExitCode.PARTIAL: "apply finished partly: some actions failed, the rest were done",
+    ExitCode.INTERRUPTED: "interrupted (Ctrl-C); in-flight work was stopped cleanly",
+}
+
+
+def exit_codes_help(*codes: ExitCode, **meanings: str) -> str:
+    """The `Exit codes:` epilog of a command that can return `codes`.
+
+    `meanings` overrides a code's line by its name (`OK="the manifests are valid"`).
+    """
+    lines = ["\b", "Exit codes:"]
+    for code in codes or tuple(EXIT_CODE_MEANINGS):
+        meaning = meanings.get(code.name, EXIT_CODE_MEANINGS[code])
+        lines.append(f"  {int(code):<4} {meaning}")
+    return "\n".join(lines) + "\n"
+
+
+EXIT_CODES_HELP = exit_codes_help()
 
 
 @dataclass

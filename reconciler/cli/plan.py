@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.main import EXIT_CODES_HELP
+from reconciler.cli.main import exit_codes_help
 from reconciler.cli.options import (
     open_state,
     parallelism_option,
@@ -22,6 +22,7 @@ from reconciler.cli.options import (
     use_color,
     write_output,
 )
+from reconciler.errors import ExitCode
 from reconciler.plan import Plan
 from reconciler.reconcile import Reconciler, ReconcileRequest, load_desired
 from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
@@ -29,7 +30,12 @@ from reconciler.report import render_plan_json, render_plan_markdown, render_pla
 FORMATS = ("text", "json", "markdown")
 
 
-@click.command("plan", epilog=EXIT_CODES_HELP)
+EPILOG_EXIT_CODES = exit_codes_help(
+    ExitCode.OK, ExitCode.ERROR, ExitCode.CHANGES, ExitCode.INTERRUPTED
+)
+
+
+@click.command("plan", epilog=EPILOG_EXIT_CODES)
 @paths_argument
 @click.option(
     "--out",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.main import EXIT_CODES_HELP
+from reconciler.cli.main import exit_codes_help
 from reconciler.errors import ExitCode
 from reconciler.manifest.schema import schema_location
 from reconciler.manifest.schemagen import schema_text
@@ -30,7 +30,15 @@ Editors pick it up from a modeline on the first line of a manifest:
 """
 
 
-@click.command("schema", help=HELP, epilog=EXIT_CODES_HELP)
+EPILOG_EXIT_CODES = exit_codes_help(
+    ExitCode.OK,
+    ExitCode.ERROR,
+    OK="printed or written; with --check: the committed schema is current",
+    ERROR="with --check: the committed schema is out of date; or the file cannot be written",
+)
+
+
+@click.command("schema", help=HELP, epilog=EPILOG_EXIT_CODES)
 @click.option(
     "--check",
     is_flag=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.main import EXIT_CODES_HELP
+from reconciler.cli.main import exit_codes_help
 from reconciler.cli.options import (
     open_state,
     parallelism_option,
@@ -22,6 +22,7 @@ from reconciler.cli.options import (
     use_color,
     write_output,
 )
+from reconciler.errors import ExitCode
 from reconciler.plan import select
 from reconciler.reconcile import Reconciler, load_desired, status_exit_code
 from reconciler.report import (
@@ -35,7 +36,17 @@ from reconciler.report import (
 FORMATS = ("table", "json", "markdown")
 
 
-@click.command("status", epilog=EXIT_CODES_HELP)
+EPILOG_EXIT_CODES = exit_codes_help(
+    ExitCode.OK,
+    ExitCode.ERROR,
+    ExitCode.CHANGES,
+    ExitCode.INTERRUPTED,
+    OK="success (with --detailed-exitcode: every enabled instance healthy and in sync)",
+    ERROR="error: invalid manifests, bad usage, or no enabled instance answered",
+)
+
+
+@click.command("status", epilog=EPILOG_EXIT_CODES)
 @paths_argument
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--models", is_flag=True, help="Also list every model of every instance.")
@@ -78,7 +89,9 @@ def status_command(
         observed = run_async(reconciler.observe(desired))
     status = build_status(desired, observed, datetime.now(UTC))
     write_output(_render(status, fmt, models))
-    return int(status_exit_code(status.ok, detailed=detailed_exitcode))
+    if not status.answered:
+        click.echo("Error: no enabled instance answered (see the health column above)", err=True)
+    return int(status_exit_code(status.ok, detailed=detailed_exitcode, answered=status.answered))
 
 
 def _render(status: Status, fmt: str, models: bool) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli.main import EXIT_CODES_HELP, GlobalOptions
+from reconciler.cli.main import GlobalOptions, exit_codes_help
 from reconciler.cli.options import paths_argument
 from reconciler.errors import ExitCode
 from reconciler.manifest import Diagnostic, LoadResult, Severity, load_fleet
@@ -42,7 +42,15 @@ Exits 0 when the manifests are valid (warnings allowed), 1 otherwise.
 """
 
 
-@click.command("validate", help=HELP, epilog=EXIT_CODES_HELP)
+EPILOG_EXIT_CODES = exit_codes_help(
+    ExitCode.OK,
+    ExitCode.ERROR,
+    OK="the manifests are valid (warnings do not fail)",
+    ERROR="invalid manifests, or bad usage",
+)
+
+
+@click.command("validate", help=HELP, epilog=EPILOG_EXIT_CODES)
 @paths_argument
 @click.option(
     "--format",

@@ -15,7 +15,15 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from reconciler.chat import CheckResult, Failover, FleetChatResult, Verdict
+from reconciler.chat import (
+    ChatFailed,
+    CheckResult,
+    Failover,
+    FleetChatResult,
+    NoInstanceAvailable,
+    Verdict,
+)
+from reconciler.errors import ReconcilerError
 from reconciler.report import style
 
 CHECK_HEADERS = ("Instance", "Model", "Result", "First token", "Total", "Tokens/s", "Detail")
@@ -77,6 +85,33 @@ def chat_json(result: FleetChatResult) -> dict[str, Any]:
         },
         "failovers": [failover_json(f) for f in result.failovers],
     }
+
+
+def chat_error_json(error: ReconcilerError, model: str | None) -> dict[str, Any]:
+    """A failed `chat-test` as a JSON object: what failed, where, what to do, and per instance
+    why it was passed over or failed, so a CI job can read a failure as it reads a success."""
+    failovers = getattr(error, "failovers", ())
+    document: dict[str, Any] = {
+        "ok": False,
+        "model": model,
+        "error": {
+            "type": type(error).__name__,
+            "message": error.message,
+            "where": error.where,
+            "hint": error.hint,
+            "exit_code": int(error.exit_code),
+        },
+        "failovers": [failover_json(f) for f in failovers],
+        "passed_over": [],
+    }
+    if isinstance(error, NoInstanceAvailable):
+        document["passed_over"] = [
+            {"instance": p.instance, "priority": p.priority, "reason": p.reason, "health": p.health}
+            for p in error.passed_over
+        ]
+    if isinstance(error, ChatFailed):
+        document["error"]["server_error"] = type(error.error).__name__
+    return document
 
 
 def failover_json(failover: Failover) -> dict[str, Any]:

@@ -84,6 +84,14 @@ class Status:
         return any(i.enabled and i.sync is not Sync.SYNCED for i in self.instances)
 
     @property
+    def answered(self) -> bool:
+        """Whether any enabled instance answered its probe (healthy or degraded); True when
+        every instance is disabled, since nothing was asked of them."""
+        enabled = [i for i in self.instances if i.enabled]
+        answering = (Health.HEALTHY, Health.DEGRADED)
+        return not enabled or any(i.health in answering for i in enabled)
+
+    @property
     def ok(self) -> bool:
         """All enabled instances healthy and in sync (`--detailed-exitcode` gives 0)."""
         enabled = [i for i in self.instances if i.enabled]

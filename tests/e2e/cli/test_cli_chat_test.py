@@ -133,6 +133,37 @@ async def test_json_reports_content_instance_metrics_and_failovers(
     assert TOKEN not in out + err
 
 
+async def test_json_failure_is_a_document_too(
+    sims: SimFleet, manifests: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(sims):
+        await sims.stop(name)
+    code = await orc("chat-test", str(manifests), "-m", "llama3.2:3b", "--format", "json")
+    out, err = capsys.readouterr()
+    assert code == 1
+    data = json.loads(out)  # stdout stays machine-readable on failure
+    assert data["ok"] is False
+    assert data["model"] == "llama3.2:3b"
+    assert data["error"]["type"] == "NoInstanceAvailable"
+    assert data["error"]["exit_code"] == 1
+    assert "no instance could serve" in data["error"]["message"]
+    reasons = {entry["instance"] for entry in data["failovers"] + data["passed_over"]}
+    assert reasons >= {"prod-gpu-1", "dev-box"}
+    assert err.startswith("Error: no instance could serve")  # the one line for people
+    assert TOKEN not in out + err
+
+
+async def test_an_unknown_model_fails_as_json_with_the_instances_passed_over(
+    manifests: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = await orc("chat-test", str(manifests), "-m", "no-such-model:1b", "--format", "json")
+    out, _ = capsys.readouterr()
+    assert code == 1
+    data = json.loads(out)
+    assert data["ok"] is False
+    assert data["passed_over"], data
+
+
 async def test_time_to_first_token_and_speed_match_the_simulated_pace(
     manifests: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

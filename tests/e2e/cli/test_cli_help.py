@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from reconciler.cli.main import COMMANDS, main
@@ -38,3 +40,34 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"orc {__version__}"
+
+
+EXIT_CODES_BY_COMMAND = {
+    "validate": {0, 1},
+    "plan": {0, 1, 2, 130},
+    "apply": {0, 1, 3, 130},
+    "status": {0, 1, 2, 130},
+    "watch": {0, 1},
+    "demo": {0, 1, 130},
+    "schema": {0, 1},
+    "chat-test": {0, 1, 130},
+    "sim": {0, 1},
+    "completion": {0, 1},
+}
+
+
+def _listed_exit_codes(help_text: str) -> set[int]:
+    section = help_text.split("Exit codes:", 1)[1]
+    return {int(m) for m in re.findall(r"^\s+(\d+)\s{2,}", section, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("command", sorted(EXIT_CODES_BY_COMMAND))
+def test_each_command_lists_only_the_exit_codes_it_can_return(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--help"]) == 0
+    assert _listed_exit_codes(capsys.readouterr().out) == EXIT_CODES_BY_COMMAND[command]
+
+
+def test_every_command_is_in_the_exit_code_table() -> None:
+    assert set(COMMANDS) == set(EXIT_CODES_BY_COMMAND)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -319,3 +320,21 @@ def test_plan_as_a_subprocess_exits_2_and_keeps_secrets_out(
     assert done.stderr == ""
     for secret in SECRETS:
         assert secret not in done.stdout + done.stderr + saved.read_text(encoding="utf-8")
+
+
+def test_status_exits_1_when_no_enabled_instance_answers(orc: Any, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path / "down"
+    folder.mkdir()
+    (folder / "down.yaml").write_text(
+        "apiVersion: ollama-reconciler/v1\nkind: OllamaInstance\nmetadata: {name: down}\n"
+        f"spec: {{url: 'http://127.0.0.1:{port}', models: []}}\n",
+        encoding="utf-8",
+    )
+    run = orc("status", folder)
+    assert run.code == 1
+    assert "Unreachable" in run.out  # the report is still printed
+    assert "no enabled instance answered" in run.err
+    assert orc("status", folder, "--format", "json").code == 1

@@ -253,14 +253,19 @@ def _digest_of(path: Path) -> str:
 
 @pytest.fixture
 def observe(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Reconciler, Any]]:
-    """Replace probing: record who was asked to probe what; nothing answers."""
-    from reconciler.observed import ObservedFleet
+    """Replace probing: record who was asked to probe what; every instance answers, empty."""
+    from reconciler.observed import Health, ObservedFleet, ObservedInstance
 
     runs: list[tuple[Reconciler, Any]] = []
 
     async def fake(self: Reconciler, desired: Any) -> ObservedFleet:
         runs.append((self, desired))
-        return ObservedFleet({})
+        return ObservedFleet(
+            {
+                i.name: ObservedInstance(i.name, i.url, i.enabled, Health.HEALTHY)
+                for i in desired.instances
+            }
+        )
 
     monkeypatch.setattr(Reconciler, "observe", fake)
     return runs
@@ -297,7 +302,7 @@ def test_status_every_flag(observe, tmp_path, capsys):
             str(tmp_path),
         ]
     )
-    assert code == 2  # nothing answered: not in sync
+    assert code == 2  # the instances answered, without their declared models: drift
     ((reconciler, desired),) = observe
     assert [i.name for i in desired.instances] == ["gpu-1"]
     assert (reconciler.parallelism, reconciler.state.path) == (5, tmp_path)
