@@ -3,7 +3,7 @@
 What a user reads when a server redirects, echoes the request headers, drips its reply, or
 demands a client certificate: the cause, named, and never any piece of a credential. The token
 comes from an environment variable and the `X-API-Key` header from a file, as in real manifests;
-`X-Session-Token` is written inline, and is masked all the same.
+`X-Session-Token` from a second variable (a plain credential header is a validation error).
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from tests.support.hostile_server import (
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "Wd5kP9sB3vQ7nX2jR6tY"
 API_KEY = "m4HcL8gZ1fT6qV9wK3Ds"
-SESSION = "bN7rT2xJ5pF9cW4kM8Qz"  # a plain header value, but its name says it is a credential
+SESSION = "bN7rT2xJ5pF9cW4kM8Qz"  # a custom header whose name says it is a credential
 TOKEN_ENV = "ORC_HOSTILE_TOKEN"
+SESSION_ENV = "ORC_HOSTILE_SESSION"
 SECRETS = (TOKEN, API_KEY, SESSION)
 
 
@@ -56,6 +57,7 @@ Orc = Callable[..., Run]
 def orc(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Orc:
     """`orc("plan", DIR)` runs the CLI in process with a private state directory."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    monkeypatch.setenv(SESSION_ENV, SESSION)
 
     def run(*args: str | Path) -> Run:
         capsys.readouterr()
@@ -82,7 +84,7 @@ spec:
   headers:
     X-Client-ID: orc-e2e
     X-API-Key: {{file: api-key}}
-    X-Session-Token: {SESSION}
+    X-Session-Token: {{env: {SESSION_ENV}}}
 {tls}  models: [{{name: llama3.2:3b}}]
 """,
         encoding="utf-8",
@@ -130,7 +132,7 @@ def test_timeout_bounds_a_reply_that_drips_one_byte_at_a_time(
         elapsed = time.monotonic() - start
     assert elapsed < 4.0  # the reply alone takes 4s
     assert "did not arrive in full within 1s" in run.out
-    assert run.code == (1 if command == "plan" else 0)  # status reports, plan had nothing
+    assert run.code == 1  # nothing answered: plan and status both say so (the report is shown)
 
 
 def test_plan_says_the_server_asked_for_a_client_certificate(orc: Orc, tmp_path: Path) -> None:
@@ -172,7 +174,7 @@ def test_verify_false_warns_once_on_stderr_for_plan_and_status(tmp_path: Path) -
                 capture_output=True,
                 text=True,
                 cwd=tmp_path,
-                env={**os.environ, TOKEN_ENV: TOKEN, "PYTHONPATH": str(ROOT)},
+                env={**os.environ, TOKEN_ENV: TOKEN, SESSION_ENV: SESSION, "PYTHONPATH": str(ROOT)},
                 timeout=60,
                 check=False,
             )
