@@ -10,6 +10,7 @@ import click
 from reconciler.cli.options import (
     Duration,
     parallelism_option,
+    parse_selector,
     paths_argument,
     secret_policy,
     secrets_dir_option,
@@ -53,6 +54,7 @@ Examples:
   orc watch manifests/ --listen
   orc watch manifests/ --mode plan --interval 1m --status-file /run/orc/status.json
   orc watch fleet.yaml --listen 0.0.0.0:9464 --log-format json
+  orc watch manifests/ --selector shard=eu --listen 0.0.0.0:9464   # one shard of the fleet
 
 \b
 Exit codes:
@@ -127,6 +129,15 @@ def parse_listen(value: str) -> tuple[str, int]:
     show_default=True,
     help="Log lines on stderr: text, or one JSON object per line (ts, level, event, ...).",
 )
+@click.option(
+    "--selector",
+    "selectors",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Own only the instances carrying this label (repeatable; all must match): a shard of "
+    "the fleet, for several watchers over one manifests repository. Refused when it matches "
+    "no instance; /status lists the instances owned.",
+)
 @parallelism_option
 @secrets_dir_option
 @state_dir_option
@@ -139,6 +150,7 @@ def watch_command(
     listen: str | None,
     status_file: Path | None,
     log_format: str,
+    selectors: tuple[str, ...],
     parallelism: int | None,
     secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
@@ -165,5 +177,6 @@ def watch_command(
         parallelism=parallelism,
         webhook_token=os.environ.get(TOKEN_ENV),
         secrets=secret_policy(paths, secrets_dirs),
+        selector=parse_selector(selectors),
     )
     return run_watch(settings)

@@ -34,6 +34,30 @@ def drop_fields(
     return result, removed
 
 
+# Required fields whose absence would otherwise cost the whole mapping around them (and with it
+# every other finding in it): a stand-in keeps the rest checkable in the same run. The document
+# is invalid all the same, so a stand-in never reaches a desired state.
+_STAND_INS: dict[FieldPath, str] = {
+    ("spec", "url"): "http://missing-url-{n}.invalid",
+    ("metadata", "name"): "missing-name-{n}",
+}
+
+
+def fill_missing(data: dict[str, Any], paths: Iterable[FieldPath], n: int) -> dict[str, Any]:
+    """A copy of `data` with a stand-in for each missing required field that has one.
+
+    `n` makes stand-ins unique per document, so that two documents missing the same field are
+    not taken for the same server or the same name.
+    """
+    result = copy.deepcopy(data)
+    for path in paths:
+        stand_in = _STAND_INS.get(tuple(path))
+        container = _walk(result, path[:-1])
+        if stand_in is not None and isinstance(container, dict) and path[-1] not in container:
+            container[path[-1]] = stand_in.format(n=n)
+    return result
+
+
 def beside_dropped(diagnostic: Diagnostic, dropped: Iterable[FieldPath]) -> bool:
     """Whether a finding concerns a nested mapping (a TLS block, a model) that lost a field.
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from reconciler.desired import DesiredFleet
 from reconciler.errors import ManifestError
-from reconciler.manifest.badfields import beside_dropped, drop_fields
+from reconciler.manifest.badfields import beside_dropped, drop_fields, fill_missing
 from reconciler.manifest.crossrefs import cross_diagnostics
 from reconciler.manifest.diagnostics import Diagnostic, Severity
 from reconciler.manifest.document import ParsedDocument, YamlDocument, display_path
@@ -142,6 +142,7 @@ def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
     if not problems:
         return None, [doc.error(tuple(e["loc"]), e["msg"]) for e in rejected.errors()]
     data, removed = drop_fields(doc.data, (d.path for d in problems))
+    data = fill_missing(data, (d.path for d in problems), _serial(doc))
     for _ in range(_DROP_ROUNDS):
         try:
             return ParsedDocument(
@@ -157,6 +158,11 @@ def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
                 break
             removed |= more
     return None, problems
+
+
+def _serial(doc: YamlDocument) -> int:
+    """A number that tells this document from every other of the run (for stand-in values)."""
+    return hash((doc.file, doc.index)) & 0xFFFFFF
 
 
 def _checked(item: ParsedDocument) -> list[Diagnostic]:

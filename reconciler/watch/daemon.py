@@ -13,13 +13,14 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from reconciler.desired import DesiredFleet
 from reconciler.errors import UsageError
+from reconciler.manifest import load_fleet
 from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.plan import Plan
 from reconciler.reconcile import Reconciler, lock_servers
@@ -34,6 +35,7 @@ from reconciler.watch.http import (
 )
 from reconciler.watch.logs import EventLog, configure_logging
 from reconciler.watch.loop import Listener, WatchLoop, WatchOptions
+from reconciler.watch.manifests import owned, unowned
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.record import WatchRecord
 from reconciler.watch.schedule import Timing, Trigger
@@ -59,6 +61,7 @@ class WatchSettings:
     parallelism: int | None = None
     webhook_token: str | None = field(default=None, repr=False)
     secrets: SecretPolicy | None = None  # None: secret files inside `paths`, any variable
+    selector: Mapping[str, str] = field(default_factory=dict)  # the shard owned (--selector)
 
 
 def run_watch(settings: WatchSettings, stream: TextIO | None = None) -> int:
@@ -70,6 +73,8 @@ def run_watch(settings: WatchSettings, stream: TextIO | None = None) -> int:
         raise UsageError(f"--status-file: no such directory: {settings.status_file.parent}")
     if settings.listen is not None:
         webhook_token(settings.webhook_token)  # set but blank: refused before anything starts
+    if settings.selector:
+        check_selector(settings.paths, settings.selector)
     configure_logging(settings.log_format, stream or sys.stderr)
     return asyncio.run(_serve(settings))
 
@@ -128,8 +133,24 @@ def _options(settings: WatchSettings) -> WatchOptions:
         interval=settings.interval or 300.0, debounce=settings.debounce, settle=settings.settle
     )
     return WatchOptions(
-        settings.paths, settings.mode, timing, interval_from_manifests=settings.interval is None
+        settings.paths,
+        settings.mode,
+        timing,
+        interval_from_manifests=settings.interval is None,
+        selector=dict(settings.selector),
     )
+
+
+def check_selector(paths: Sequence[Path], selector: Mapping[str, str]) -> None:
+    """Refuse to start a watcher whose `--selector` owns no instance of valid manifests.
+
+    Invalid manifests are not refused here: the daemon reports them and waits for a fix, as it
+    does without a selector.
+    """
+    loaded = load_fleet(list(paths))
+    if loaded.fleet is not None and not owned(loaded.fleet, selector).instances:
+        problem = unowned(selector)
+        raise UsageError(problem.message, hint=problem.hint)
 
 
 def _listeners(settings: WatchSettings, metrics: WatchMetrics) -> list[Listener]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ class WatchOptions:
     mode: Mode = Mode.APPLY
     timing: Timing = field(default_factory=Timing)
     interval_from_manifests: bool = False  # follow the Fleet's spec.interval
+    selector: Mapping[str, str] = field(default_factory=dict)  # the shard this watcher owns
 
 
 class WatchLoop:
@@ -71,14 +72,25 @@ class WatchLoop:
         self.clock, self.sleep = clock, sleep
         self.schedule = Schedule(options.timing, rng or random.Random())
         self.record = WatchRecord(
-            options.paths, str(options.mode), options.timing.interval, clock(), wall()
+            options.paths,
+            str(options.mode),
+            options.timing.interval,
+            clock(),
+            wall(),
+            selector=dict(options.selector),
         )
         self.log = EventLog()
         self.cycle = Cycle(
             mode=options.mode,
             reconciler=reconciler,
             manifests=ManifestReader(
-                options.paths, loader, revision, self.log, options.timing.settle, sleep
+                options.paths,
+                loader,
+                revision,
+                self.log,
+                options.timing.settle,
+                sleep,
+                selector=options.selector,
             ),
             record=self.record,
             backoffs=self.schedule.backoffs,

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.desired import DesiredFleet
 from reconciler.manifest import LoadResult, load_fleet
+from reconciler.manifest.diagnostics import Diagnostic, Severity
 from reconciler.manifest.loader import find_manifest_files
 from reconciler.watch.logs import EventLog
 from reconciler.watch.record import ManifestState, WatchRecord
@@ -45,6 +46,7 @@ class ManifestReader:
     log: EventLog = field(default_factory=EventLog)
     settle: float = 0.0
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    selector: Mapping[str, str] = field(default_factory=dict)  # this watcher's shard
     _signature: Signature | None = None
 
     async def read(self, due: Due, record: WatchRecord, backoffs: Backoffs) -> DesiredFleet | None:
@@ -63,27 +65,34 @@ class ManifestReader:
             return record.desired
         self._signature = settled
         result = self.loader(self.paths)
+        fleet = result.fleet
+        diagnostics = tuple(result.diagnostics)
+        if fleet is not None and self.selector:
+            fleet = owned(fleet, self.selector)
+            if not fleet.instances:  # a shard that owns nothing: an error, never "nothing to do"
+                diagnostics += (unowned(self.selector),)
+                fleet = None
         previous = record.manifests
-        state = ManifestState(result.ok, tuple(result.diagnostics), self.revision(self.paths))
+        state = ManifestState(fleet is not None, diagnostics, self.revision(self.paths))
         record.manifests = state
         if state.diagnostics != previous.diagnostics or state.valid != previous.valid:
             self._report(
                 state, was_invalid=previous.valid is False, kept=record.desired is not None
             )
-        if result.fleet is None:
+        if fleet is None:
             return record.desired
-        if record.desired is None or record.desired.digest() != result.fleet.digest():
+        if record.desired is None or record.desired.digest() != fleet.digest():
             backoffs.clear()
             self.log.info(
                 "manifests.loaded",
-                instances=len(result.fleet.instances),
-                digest=result.fleet.digest()[:12],
+                instances=len(fleet.instances),
+                digest=fleet.digest()[:12],
                 revision=state.revision,
             )
-        record.desired = result.fleet
+        record.desired = fleet
         record.keep_declared()
-        backoffs.keep({i.name for i in result.fleet.instances})
-        return result.fleet
+        backoffs.keep({i.name for i in fleet.instances})
+        return fleet
 
     async def _settled(self, signature: Signature) -> Signature | None:
         """The files' signature once it held still for `settle` seconds (None: it never did)."""
@@ -115,6 +124,24 @@ class ManifestReader:
         elif not state.valid:
             kept_text = "the last valid manifests stay in force" if kept else "nothing is done"
             self.log.warning("manifests.ignored", message=f"invalid manifests: {kept_text}")
+
+
+def owned(fleet: DesiredFleet, selector: Mapping[str, str]) -> DesiredFleet:
+    """The part of the fleet a watcher with this `--selector` owns (all labels must match)."""
+    kept = tuple(
+        i for i in fleet.instances if all(i.labels.get(k) == v for k, v in selector.items())
+    )
+    return replace(fleet, instances=kept)
+
+
+def unowned(selector: Mapping[str, str]) -> Diagnostic:
+    """The error of a selector that matches no instance of valid manifests."""
+    shown = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    return Diagnostic(
+        Severity.ERROR,
+        f"--selector {shown} matches no instance: this watcher would own nothing",
+        hint="label the instances of this shard (metadata.labels), or fix the selector",
+    )
 
 
 def files_signature(paths: Sequence[Path]) -> Signature:

@@ -85,6 +85,7 @@ class WatchRecord:
     alive: bool = False
     last_progress: float | None = None  # monotonic: a reconcile ended or reported progress
     pending_deletions: tuple[PendingDeletion, ...] = ()  # held by the Fleet's pruneDelay
+    selector: dict[str, str] = field(default_factory=dict)  # `--selector`: the shard owned
 
     def __post_init__(self) -> None:
         self.conditions = Conditions(self.created_at)
@@ -129,6 +130,10 @@ class WatchRecord:
         document["lastReconcile"] = self.last.to_dict() if self.last else None
         document["manifests"] = self.manifests.to_dict(self.paths)
         document["pendingDeletions"] = [p.to_dict() for p in self.pending_deletions]
+        document["owned"] = {
+            "selector": dict(self.selector),
+            "instances": sorted(i.name for i in self.desired.instances) if self.desired else [],
+        }
         self.document = document
 
     def _status(self, now: datetime) -> Status:

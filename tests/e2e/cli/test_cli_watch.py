@@ -497,3 +497,55 @@ def test_a_blank_webhook_token_refuses_to_start(tmp_path):
     assert done.stderr.count("\n") == 1, done.stderr
     assert "ORC_WEBHOOK_TOKEN is set but empty: POST /reconcile would accept anyone" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def sharded(name: str, url: str, shard: str, models: list[str]) -> str:
+    labelled = manifest(name, url, models)
+    return labelled.replace(f"  name: {name}\n", f"  name: {name}\n  labels: {{shard: {shard}}}\n")
+
+
+def test_two_watchers_with_disjoint_selectors_each_touch_only_their_own_servers(fleet, tmp_path):
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    (folder / "sim-a.yaml").write_text(
+        sharded("sim-a", fleet.sim.url("sim-a"), "a", [LLAMA, SMALL])
+    )
+    (folder / "sim-b.yaml").write_text(
+        sharded("sim-b", fleet.sim.url("sim-b"), "b", [LLAMA, EMBED, SMALL])
+    )
+    first = Daemon(folder, tmp_path / "state-a", "--selector", "shard=a", "--interval", "5m")
+    try:
+        assert first.reconciled(1)["result"] == "applied"
+        assert SMALL in fleet.models("sim-a")
+        assert SMALL not in fleet.models("sim-b")  # not its shard: untouched
+        document = first.status()
+        assert document["owned"] == {"selector": {"shard": "a"}, "instances": ["sim-a"]}
+        assert [i["name"] for i in document["instances"]] == ["sim-a"]
+
+        second = Daemon(folder, tmp_path / "state-b", "--selector", "shard=b", "--interval", "5m")
+        try:
+            assert second.reconciled(1)["result"] == "applied"
+            assert SMALL in fleet.models("sim-b")
+            assert second.status()["owned"]["instances"] == ["sim-b"]
+        finally:
+            assert second.stop() == 0
+        acted = {(d, e["instance"]) for d in (first, second) for e in d.events if "instance" in e}
+        assert {name for daemon, name in acted if daemon is first} == {"sim-a"}
+        assert {name for daemon, name in acted if daemon is second} == {"sim-b"}
+    finally:
+        assert first.stop() == 0
+
+
+def test_a_selector_that_matches_no_instance_refuses_to_start(fleet, tmp_path):
+    folder = tmp_path / "manifests"
+    folder.mkdir()
+    (folder / "sim-a.yaml").write_text(sharded("sim-a", fleet.sim.url("sim-a"), "a", [LLAMA]))
+    run = subprocess.run(
+        [sys.executable, "-m", "reconciler", "watch", str(folder), "--selector", "shard=typo"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert "--selector shard=typo matches no instance" in run.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -41,10 +42,19 @@ def test_wheel_ships_the_schemas(wheel: Path) -> None:
 
 def test_installed_wheel_validates_the_examples(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
-    # Dependencies come from the surrounding interpreter (no network in tests); the project
-    # itself comes only from the wheel.
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    # Dependencies come from the surrounding interpreter's site-packages (no network in tests),
+    # named in a .pth file so that this works from a virtual environment too; the .pth files
+    # there (the editable install of this checkout) are not run, so the project itself comes
+    # only from the wheel.
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    site = _run(
+        python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path
+    )
+    outer = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(site.stdout.strip()) / "outer-site-packages.pth").write_text(
+        "\n".join(sorted(outer)) + "\n"
+    )
     install = _run(
         sys.executable,
         "-m",

@@ -335,6 +335,7 @@ def test_watch_defaults(watch, monkeypatch):
     assert (settings.mode, settings.interval, settings.debounce) == (Mode.APPLY, None, 0.3)
     assert (settings.listen, settings.status_file, settings.log_format) == (None, None, "text")
     assert (settings.parallelism, settings.state_dir, settings.webhook_token) == (None, None, None)
+    assert settings.selector == {}
 
 
 def test_watch_every_flag(watch, monkeypatch, tmp_path):
@@ -359,12 +360,17 @@ def test_watch_every_flag(watch, monkeypatch, tmp_path):
             "json",
             "--parallelism",
             "6",
+            "--selector",
+            "shard=eu",
+            "--selector",
+            "tier=gpu",
             "--state-dir",
             str(tmp_path),
         ]
     )
     assert code == 0
     (settings,) = watch.only
+    assert settings.selector == {"shard": "eu", "tier": "gpu"}
     assert (settings.mode, settings.interval, settings.debounce) == (Mode.PLAN, 90.0, 2.0)
     assert (settings.listen, settings.status_file) == (("::1", 9000), tmp_path / "s.json")
     assert (settings.log_format, settings.parallelism, settings.state_dir) == (
