@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reconciler.errors import RefusedError, StateError
+from reconciler.errors import StateError
 from reconciler.state import history, showcache
 from reconciler.state.database import (
     Opener,
@@ -32,7 +32,15 @@ from reconciler.state.database import (
     set_aside,
 )
 from reconciler.state.history import HistoryRecord
-from reconciler.state.lock import LockHolder, Waiting, current_holder, hold, me, now_text
+from reconciler.state.lock import (
+    LockHolder,
+    Waiting,
+    current_holder,
+    hold,
+    me,
+    now_text,
+    refusal,
+)
 
 STATE_DIR_ENV = "ORC_STATE_DIR"
 DEFAULT_STATE_DIR = ".orc"
@@ -156,24 +164,13 @@ class StateDir:
         self._ensure_dir()
         holder = me(command)
         waiting = Waiting(clock() + max(timeout, 0.0), clock, sleep, poll)
-        refused = self._refusal(timeout)
+        refused = refusal(f"the state directory {self.path} is locked by", timeout)
         with contextlib.ExitStack() as held:
             try:
                 held.enter_context(hold(self.path / "lock", holder, waiting, refused))
             except OSError as exc:
                 raise StateUnwritable(self.path, exc.strerror or str(exc)) from exc
             yield holder
-
-    def _refusal(self, timeout: float) -> Callable[[LockHolder | None], RefusedError]:
-        def refused(holder: LockHolder | None) -> RefusedError:
-            who = holder.describe() if holder else "another orc process"
-            waited = f" after waiting {timeout:g}s" if timeout > 0 else ""
-            return RefusedError(
-                f"the state directory {self.path} is locked by {who}{waited}",
-                hint="wait for it to finish, or pass --lock-timeout to wait longer",
-            )
-
-        return refused
 
     # -- database plumbing ------------------------------------------------------------------
 

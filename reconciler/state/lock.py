@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, RefusedError
 
 Refusal = Callable[["LockHolder | None"], ReconcilerError]
 
@@ -48,6 +48,21 @@ class Waiting:
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     poll: float = 0.2
+
+
+def refusal(held: str, timeout: float) -> Refusal:
+    """The error for a lock another process holds: `held` says what is held and by whom follows
+    (`the server X is being changed by`), then how long this one waited and what to do."""
+
+    def refused(holder: LockHolder | None) -> ReconcilerError:
+        who = holder.describe() if holder else "another orc process"
+        waited = f" after waiting {timeout:g}s" if timeout > 0 else ""
+        return RefusedError(
+            f"{held} {who}{waited}",
+            hint="wait for it to finish, or pass --lock-timeout to wait longer",
+        )
+
+    return refused
 
 
 def me(command: str, server: str = "") -> LockHolder:

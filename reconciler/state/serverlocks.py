@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from reconciler.errors import RefusedError, StateError
-from reconciler.state.lock import LockHolder, Waiting, hold, me
+from reconciler.errors import StateError
+from reconciler.state.lock import LockHolder, Waiting, hold, me, refusal
 
 LOCK_DIR_ENV = "ORC_LOCK_DIR"
 
@@ -68,7 +68,7 @@ class ServerLocks:
             for key in wanted:
                 server = without_credentials(key)
                 holder = me(command, server)
-                refused = _refusal(server, timeout)
+                refused = refusal(f"the server {server} is being changed by", timeout)
                 try:
                     held.enter_context(hold(self.path_for(key), holder, waiting, refused))
                 except OSError as exc:
@@ -107,15 +107,3 @@ def without_credentials(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def _refusal(server: str, timeout: float) -> Callable[[LockHolder | None], RefusedError]:
-    def refused(holder: LockHolder | None) -> RefusedError:
-        who = holder.describe() if holder else "another orc process"
-        waited = f" after waiting {timeout:g}s" if timeout > 0 else ""
-        return RefusedError(
-            f"the server {server} is being changed by {who}{waited}",
-            hint="wait for it to finish, or pass --lock-timeout to wait longer",
-        )
-
-    return refused
