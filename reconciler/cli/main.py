@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "chat-test": "reconciler.cli.chat_test:chat_test",
     "sim": "reconciler.cli.sim:sim",
     "completion": "reconciler.cli.completion:completion",
+    "import": "reconciler.cli.importing:import_command",
 }
 
 EXIT_CODES_HELP = """\b
