@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "chat-test": "reconciler.cli.chat_test:chat_test",
     "sim": "reconciler.cli.sim:sim",
     "completion": "reconciler.cli.completion:completion",
+    "import": "reconciler.cli.importing:import_command",
 }
 
 # What each exit code means (design of the codes: docs/architecture.md, Errors and exit codes).

@@ -26,7 +26,7 @@ LIBRARY_CASES = [
     (
         "yaml",
         "chat/result.py",
-        "PyYAML only in reconciler.manifest.yamlload and reconciler.manifest.yamlbuild",
+        "PyYAML only in reconciler.manifest.yamlload, yamlbuild and emit",
     ),
     ("click", "report/style.py", "click only in reconciler.cli"),
     ("rich", "apply.py", "rich only in reconciler.report and reconciler.cli.progress"),
