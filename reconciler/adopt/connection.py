@@ -16,14 +16,11 @@ from urllib.parse import urlsplit
 from reconciler.desired import ENDPOINT_NAMES, DesiredInstance, SecretRef, TLSSettings, redact_url
 from reconciler.errors import UsageError
 from reconciler.manifest.models import DNS_LABEL_PATTERN
+from reconciler.manifest.semantics import carries_credentials
 
 MODELSET_LABEL = "modelset"
 """The label that selects the instances of the ModelSet `--modelset NAME` writes."""
 
-_CREDENTIAL_HEADER = re.compile(
-    r"^(authorization|proxy-authorization|cookie)$|api[-_]?key|token|secret|password|passwd",
-    re.IGNORECASE,
-)
 _NOT_IN_LABEL = re.compile(r"[^a-z0-9-]+")
 
 
@@ -43,8 +40,9 @@ def check_url(url: str) -> None:
 
 
 def is_credential_header(name: str) -> bool:
-    """Whether a header's name says it carries a credential (so only a reference may hold it)."""
-    return _CREDENTIAL_HEADER.search(name) is not None
+    """Whether a header's name says it carries a credential (so only a reference may hold it):
+    the rule `orc validate` applies (`manifest.semantics.carries_credentials`)."""
+    return carries_credentials(name)
 
 
 def name_from_url(url: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from reconciler.adopt import ImportRequest, ImportResult, import_servers
-from reconciler.cli.main import EXIT_CODES_HELP
+from reconciler.cli.main import exit_codes_help
 from reconciler.cli.options import run_async
 from reconciler.desired import TLSSettings
 from reconciler.errors import ExitCode, UsageError
@@ -50,7 +50,16 @@ def _pairs(flag: str, values: tuple[str, ...]) -> dict[str, str]:
     return found
 
 
-@click.command("import", help=HELP, epilog=EXIT_CODES_HELP)
+EPILOG_EXIT_CODES = exit_codes_help(
+    ExitCode.OK,
+    ExitCode.ERROR,
+    ExitCode.INTERRUPTED,
+    OK="the manifests were written",
+    ERROR="a server did not answer, a file is in the way (--force), or bad usage: nothing written",
+)
+
+
+@click.command("import", help=HELP, epilog=EPILOG_EXIT_CODES)
 @click.argument("urls", nargs=-1, required=True, metavar="URL [URL...]")
 @click.option("--name", help="Instance name (NAME-1, NAME-2... for several URLs).")
 @click.option("--token-env", metavar="VAR", help="Bearer token from this variable (written so).")

@@ -53,6 +53,7 @@ EXIT_CODES_BY_COMMAND = {
     "chat-test": {0, 1, 130},
     "sim": {0, 1},
     "completion": {0, 1},
+    "import": {0, 1, 130},
 }
 
 
