@@ -256,7 +256,8 @@ class Observer:
             return data
 
         shows = await asyncio.gather(*(show(t) for t in tags))
-        loaded = {_key(r.name): r for r in running}
+        now = self.wall()
+        loaded = {_key(r.name): r for r in running if not _unloading(r, now)}
         return tuple(
             _observed_model(t, s, loaded.get(_key(t.name)))
             for t, s in zip(tags, shows, strict=True)
@@ -331,6 +332,13 @@ def _observed_model(
         loaded=running is not None,
         loaded_until=running.expires_at if running else None,
     )
+
+
+def _unloading(runner: RunningModel, now: datetime) -> bool:
+    """Whether `/api/ps` lists a runner that is on its way out: unloading is asynchronous, and
+    the server lists the runner, expiring at the moment of the unload, until it is gone (see
+    docs/ollama-api.md, keep_alive, loading and unloading). Such a model counts as not loaded."""
+    return runner.expires_at is not None and runner.expires_at <= now
 
 
 async def _nothing() -> None:

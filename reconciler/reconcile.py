@@ -27,14 +27,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, RetryPolicy
+from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, Outcome, RetryPolicy
 from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import ExitCode, ReconcilerError, RefusedError, UsageError
 from reconciler.manifest import load_fleet
 from reconciler.manifest.secretpolicy import SecretPolicy
-from reconciler.observed import ObservedFleet
+from reconciler.names import ModelName
+from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.ollama import OllamaClient
-from reconciler.plan import Action, Plan, guards, plan, select
+from reconciler.plan import Action, ActionKind, LoadLimit, Plan, guards, plan, select
+from reconciler.plan.residency import assess, learn
 from reconciler.probe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.state import HistoryRecord, LockHolder, ServerLocks, StateDir, lock_dir_path
 
@@ -48,6 +50,55 @@ def load_desired(paths: Sequence[Path]) -> DesiredFleet:
     result.raise_for_errors()
     assert result.fleet is not None
     return result.fleet
+
+
+KEEP_LOADED_RETRY = 3600.0  # seconds before loads a server evicted are tried in full again
+
+
+@dataclass
+class KeptLoaded:
+    """What each server was seen to keep loaded, remembered for as long as one `Reconciler`
+    lives (a whole `orc watch`): once an apply's loads evicted keepLoaded models, only as many
+    are loaded as the server held, so `watch` does not reload them in a loop, and the instance is
+    reported Degraded (plan/residency.py). After `retry` seconds every load is tried again, in
+    case the server got room (more memory, a higher OLLAMA_MAX_LOADED_MODELS)."""
+
+    clock: Callable[[], float] = time.monotonic
+    retry: float = KEEP_LOADED_RETRY
+    learned: dict[str, tuple[LoadLimit, float]] = field(default_factory=dict)  # and when
+    _seen: dict[str, ObservedInstance] = field(default_factory=dict)
+    _expected: dict[str, frozenset[ModelName]] = field(default_factory=dict)
+
+    def limits(self) -> dict[str, LoadLimit]:
+        """The limits still in force, by instance."""
+        now = self.clock()
+        return {n: limit for n, (limit, at) in self.learned.items() if now - at < self.retry}
+
+    def observed(self, desired: DesiredFleet, observed: ObservedFleet) -> ObservedFleet:
+        """Learn from a probe (right after an apply: what it evicted); the probe as reported."""
+        for name, seen in observed.instances.items():
+            declared = desired.instance(name)
+            if declared is None:
+                continue
+            previous = self.limits().get(name)
+            limit = learn(declared, seen, previous, self._expected.pop(name, None))
+            if limit is None:
+                self.learned.pop(name, None)
+            elif limit != previous:
+                self.learned[name] = (limit, self.clock())
+            self._seen[name] = seen
+        return assess(desired, observed, self.limits())
+
+    def applied(self, result: ApplyResult) -> None:
+        """After an apply: the models each instance that got loads should now have loaded."""
+        loads: dict[str, set[ModelName]] = {}
+        for r in result.results:
+            if r.action.kind is ActionKind.LOAD and r.outcome is Outcome.DONE:
+                loads.setdefault(r.action.instance, set()).add(r.action.model)
+        for name, models in loads.items():
+            seen = self._seen.get(name)
+            before = {m.name for m in seen.models if m.loaded} if seen is not None else set()
+            self._expected[name] = frozenset(before | models)
 
 
 @dataclass
@@ -64,9 +115,11 @@ class Reconciler:
     # How the apply's retries wait and measure their total time (tests pass a fake clock).
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.monotonic
+    kept_loaded: KeptLoaded = field(default_factory=KeptLoaded)
 
     async def observe(self, desired: DesiredFleet) -> ObservedFleet:
-        """Probe every instance of `desired` concurrently."""
+        """Probe every instance of `desired` concurrently; an instance seen evicting its
+        keepLoaded models is reported Degraded (see `KeptLoaded`)."""
         observer = Observer(
             self.state,
             self.client_factory,
@@ -75,7 +128,7 @@ class Reconciler:
             parallelism=self.parallelism,  # probing is bounded by requests in flight
             secrets=self.secrets,
         )
-        return await observer.fleet(desired)
+        return self.kept_loaded.observed(desired, await observer.fleet(desired))
 
     async def plan(
         self,
@@ -86,7 +139,12 @@ class Reconciler:
         """Observe the selected instances and diff them against the manifests."""
         observed = await self.observe(select(desired, targets, selector or {}))
         made = plan(
-            desired, observed, targets=targets, selector=selector or {}, now=datetime.now(UTC)
+            desired,
+            observed,
+            targets=targets,
+            selector=selector or {},
+            now=datetime.now(UTC),
+            limits=self.kept_loaded.limits(),
         )
         return observed, made
 
@@ -113,6 +171,7 @@ class Reconciler:
             clock=self.clock,
         )
         result = await executor.run(made)
+        self.kept_loaded.applied(result)
         if self.state is not None:
             self.state.record_history(_history(result.results, started))
         return result

@@ -19,6 +19,7 @@ from reconciler.plan.document import (
     Skipped,
 )
 from reconciler.plan.planner import guards, observed_for, plan, select
+from reconciler.plan.residency import LoadLimit
 
 __all__ = [
     "FORMAT_VERSION",
@@ -26,6 +27,7 @@ __all__ = [
     "ActionKind",
     "Blocked",
     "InstancePlan",
+    "LoadLimit",
     "Plan",
     "PlanFormatError",
     "Refusal",

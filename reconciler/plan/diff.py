@@ -15,6 +15,7 @@ from reconciler.names import ModelName
 from reconciler.observed import ObservedInstance, ObservedModel
 from reconciler.plan.document import Action, ActionKind, Skipped
 from reconciler.plan.parameters import differing_parameters, json_parameters
+from reconciler.plan.residency import LoadLimit, loaded_of
 
 EMPTY_DECLARATION = (
     "not declared, but the instance declares no models: prune deletes nothing unless "
@@ -37,10 +38,11 @@ def diff_instance(
     desired: DesiredInstance,
     observed: ObservedInstance,
     catalog: Catalog,
+    limit: LoadLimit | None = None,
     *,
     allow_empty: bool = False,
 ) -> InstanceDiff:
-    """Plan one instance whose inventory is known.
+    """Plan one instance whose inventory is known; `limit`: what it was seen to keep loaded.
 
     Prune deletes nothing from an instance that declares no model present (an emptied list, a
     ModelSet that stopped matching) unless `allow_empty` (the Fleet's `safety.allowEmpty`);
@@ -51,6 +53,9 @@ def diff_instance(
     creates = _creates(desired.name, present, installed)
     pulls = _pulls(desired.name, present, installed, creates, catalog)
     loads, unknown = _loads(desired.name, present, installed, catalog, observed.loaded_known)
+    if limit is not None and limit.applies_to(desired):
+        loads, held_back = _within(loads, limit, observed)
+        unknown.extend(held_back)
     prune = desired.prune and (bool(present) or allow_empty)
     deletes, skipped = _deletes(desired, present, installed, prune=prune)
     actions = (*pulls, *creates, *loads, *deletes)
@@ -187,6 +192,19 @@ def _loads(
         embedding = is_embedding(known, m.name)
         actions.append(Action(instance, ActionKind.LOAD, m.name, reason, embedding=embedding))
     return actions, unknown
+
+
+def _within(
+    loads: list[Action], limit: LoadLimit, observed: ObservedInstance
+) -> tuple[list[Action], list[Skipped]]:
+    """The loads that fit in what the server was seen to hold; the others would only evict a
+    loaded keepLoaded model (see residency.py), so they are skipped, saying so."""
+    room = max(0, limit.held - len(loaded_of(limit.wanted, observed)))
+    why = (
+        f"keepLoaded, but the server keeps at most {limit.held} of {len(limit.wanted)} "
+        "keepLoaded models loaded: loading it would evict another"
+    )
+    return loads[:room], [Skipped(a.model, why) for a in loads[room:]]
 
 
 def _deletes(

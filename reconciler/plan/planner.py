@@ -19,6 +19,7 @@ from reconciler.names import InvalidModelName, ModelName, parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
 from reconciler.plan.diff import diff_instance
 from reconciler.plan.document import Action, ActionKind, Blocked, InstancePlan, Plan, Refusal
+from reconciler.plan.residency import LoadLimit
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
@@ -30,19 +31,27 @@ def plan(
     targets: Sequence[str] = (),
     selector: Mapping[str, str] = _NO_LABELS,
     now: datetime | None = None,
+    limits: Mapping[str, LoadLimit] = MappingProxyType({}),
 ) -> Plan:
     """Everything to do to make `observed` match `desired`, with a reason for each action.
 
     `targets` are `NAME` or `NAME/MODEL` and restrict the plan to those instances and models
     (an unknown instance name is a `UsageError`); `selector` keeps the instances carrying all of
-    those labels. A plan that breaks a safety guard carries its `refusals` and must not be applied.
+    those labels. `limits` are what instances were seen to keep loaded (residency.py): no load
+    is planned that would only evict another keepLoaded model.
+    A plan that breaks a safety guard carries its `refusals` and must not be applied.
     """
     scope = _parse_targets(targets, desired)
     catalog = _catalog(observed)
     allow_empty = desired.safety.allow_empty
     plans = tuple(
         _plan_instance(
-            inst, observed_for(inst, observed), catalog, scope.get(inst.name), allow_empty
+            inst,
+            observed_for(inst, observed),
+            catalog,
+            scope.get(inst.name),
+            allow_empty=allow_empty,
+            limit=limits.get(inst.name),
         )
         for inst in sorted(desired.instances, key=lambda i: i.name)
         if (not scope or inst.name in scope) and _selected(inst, selector)
@@ -137,7 +146,9 @@ def _plan_instance(
     observed: ObservedInstance,
     catalog: Mapping[ModelName, ObservedModel],
     models: frozenset[ModelName] | None,
+    *,
     allow_empty: bool,
+    limit: LoadLimit | None = None,
 ) -> InstancePlan:
     base = InstancePlan(
         instance=desired.name,
@@ -151,7 +162,7 @@ def _plan_instance(
         reason = observed.reason or str(observed.health)
         message = observed.message or f"the instance could not be probed ({observed.health})"
         return replace(base, blocked=Blocked(desired.name, reason, message))
-    diff = diff_instance(desired, observed, catalog, allow_empty=allow_empty)
+    diff = diff_instance(desired, observed, catalog, limit, allow_empty=allow_empty)
     if models is None:
         return replace(base, actions=diff.actions, skipped=diff.skipped)
     return replace(

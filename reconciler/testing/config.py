@@ -33,6 +33,10 @@ class SimInstanceConfig:
     `parallel` bounds the chats and generations running at once (None: no bound), each at
     `token_rate`; beyond it they wait, at most `max_queue` of them (None: no bound), and the next
     one is refused with 503 as a busy Ollama refuses it.
+    `max_loaded` runners stay in memory at most (OLLAMA_MAX_LOADED_MODELS), and only as many as
+    fit in `memory` bytes of VRAM when it is given (None: no limit); loading another evicts
+    some. An unload answers at once, but `/api/ps` lists the runner for `unload_delay` more
+    seconds (see residency.py).
     """
 
     name: str
@@ -51,6 +55,9 @@ class SimInstanceConfig:
     utc_offset_minutes: int | None = None
     parallel: int | None = None
     max_queue: int | None = None
+    max_loaded: int = 3
+    memory: int | None = None
+    unload_delay: float = 0.2
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -79,6 +86,7 @@ class SimInstanceConfig:
             ("latency", self.latency),
             ("first_token_delay", self.first_token_delay),
             ("load_delay", self.load_delay),
+            ("unload_delay", self.unload_delay),
         ):
             if value < 0:
                 raise ValueError(f"{label} must not be negative, got {value}")
@@ -90,12 +98,20 @@ class SimInstanceConfig:
             raise ValueError(f"max_queue must not be negative, got {self.max_queue}")
         if self.pull_speed is not None and self.pull_speed <= 0:
             raise ValueError(f"pull_speed must be positive or None, got {self.pull_speed}")
+        if self.max_loaded < 1:
+            raise ValueError(f"max_loaded must be at least 1, got {self.max_loaded}")
+        if self.memory is not None and self.memory <= 0:
+            raise ValueError(f"memory must be positive or None, got {self.memory}")
 
     def _check_loaded(self) -> None:
         installed = {names.parse(model) for model in self.models}
         for model in self.loaded:
             if names.parse(model) not in installed:
                 raise ValueError(f"loaded model {model!r} is not among the instance's models")
+        if len(self.loaded) > self.max_loaded:
+            raise ValueError(
+                f"{len(self.loaded)} loaded models, more than max_loaded ({self.max_loaded})"
+            )
 
 
 @dataclass

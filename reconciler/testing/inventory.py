@@ -37,9 +37,11 @@ async def tags(ctx: SimContext, request: Request, body: bytes) -> Response:
 
 
 async def ps(ctx: SimContext, request: Request, body: bytes) -> Response:
-    """`GET /api/ps`."""
-    runners = list(ctx.state.loaded.values())
-    return json_response(views.ps(runners, ctx.zone, ctx.config.version))
+    """`GET /api/ps`: runners being unloaded too, and those of deleted models."""
+    residency = ctx.state.runners
+    return json_response(
+        views.ps(ctx.state.listed, ctx.zone, ctx.config.version, vram=residency.vram)
+    )
 
 
 async def show(ctx: SimContext, request: Request, body: bytes) -> Response:
@@ -73,7 +75,7 @@ async def pull(ctx: SimContext, request: Request, body: bytes) -> Response:
 
 
 async def delete(ctx: SimContext, request: Request, body: bytes) -> Response:
-    """`DELETE /api/delete`: 200 with an empty body."""
+    """`DELETE /api/delete`: 200 with an empty body; a runner of the model stays loaded."""
     req = decode(body, "DeleteRequest")
     raw = req.get("model") or req.get("name") or ""
     if not raw:

@@ -68,7 +68,12 @@ class SimServer:
     ) -> None:
         self.config = config
         self.registry = registry if registry is not None else Registry()
-        self.state = SimState(clock=clock)
+        self.state = SimState(
+            clock=clock,
+            max_loaded=config.max_loaded,
+            memory=config.memory,
+            unload_delay_ns=round(config.unload_delay * 1_000_000_000),
+        )
         self.ctx = SimContext.create(config, self.registry, self.state)
         self._routes = _route_table(config)
         self._seed_models()
@@ -89,7 +94,7 @@ class SimServer:
         for download in list(self.ctx.downloads.active.values()):
             download.stop()
         self.ctx.downloads.active.clear()
-        self.state.loaded.clear()
+        self.state.runners.clear()
 
     def _seed_models(self) -> None:
         now = self.state.clock()
@@ -104,6 +109,8 @@ class SimServer:
             found = self.state.find(model)
             assert found is not None
             self.state.load(found, MAX_DURATION_NS, None)
+        if self.state.runners.evicted:
+            raise ValueError(f"{self.config.name}: the loaded models do not fit in memory")
 
     async def _dispatch(self, request: Request) -> Response:
         path = self._relative(request.url.path)

@@ -1,8 +1,9 @@
 """The state of one simulated server, readable by tests: models, runners, blobs, request log.
 
 Mirrors what Ollama keeps: installed manifests (name → model, with `modified_at`), loaded
-runners with their expiry (`/api/ps`), the blob store (shared between models, partially
-downloaded blobs included, so an interrupted pull resumes), plus a log of every request.
+runners with their expiry (`/api/ps`; which of them stay is decided in residency.py), the blob
+store (shared between models, partially downloaded blobs included, so an interrupted pull
+resumes), plus a log of every request.
 Times are Unix nanoseconds from an injectable clock.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from reconciler import names
 from reconciler.testing.goformat import MAX_DURATION_NS
+from reconciler.testing.residency import Residency
 from reconciler.testing.spec import Layer, ModelSpec
 
 DEFAULT_KEEP_ALIVE_NS = 5 * 60 * 1_000_000_000
@@ -51,6 +53,8 @@ class LoadedModel:
     model: InstalledModel
     expires_ns: int
     context_length: int = DEFAULT_NUM_CTX
+    session_ns: int = DEFAULT_KEEP_ALIVE_NS  # the keep-alive it was given (eviction order)
+    gone_ns: int | None = None  # while unloading: when it leaves `/api/ps`
 
     @property
     def memory(self) -> int:
@@ -68,15 +72,23 @@ class SimState:
     blobs: dict[str, int] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     endpoints: list[str] = field(default_factory=list)
-    _loaded: dict[str, LoadedModel] = field(default_factory=dict)
+    max_loaded: int | None = None
+    memory: int | None = None
+    unload_delay_ns: int = 0
+    runners: Residency = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.runners = Residency(self.clock, self.max_loaded, self.memory, self.unload_delay_ns)
 
     @property
     def loaded(self) -> dict[str, LoadedModel]:
-        """Runners still in memory, by display name (expired ones are evicted first)."""
-        now = self.clock()
-        for key in [k for k, runner in self._loaded.items() if runner.expires_ns <= now]:
-            del self._loaded[key]
-        return self._loaded
+        """Runners serving requests, by display name (not those expired or being unloaded)."""
+        return self.runners.active()
+
+    @property
+    def listed(self) -> list[LoadedModel]:
+        """The runners `/api/ps` lists: those serving and those still being unloaded."""
+        return self.runners.listed()
 
     def count(self, path: str) -> int:
         """How many requests were made to `path` (relative to the path prefix)."""
@@ -107,9 +119,12 @@ class SimState:
         return model
 
     def remove(self, model: InstalledModel) -> list[Layer]:
-        """Delete a manifest, its runner, and the blobs no other model uses; returns those blobs."""
+        """Delete a manifest and the blobs no other model uses; returns those blobs.
+
+        As in Ollama, the model's runner is left alone: it stays in memory (and in `/api/ps`)
+        until its keep-alive ends or a load evicts it.
+        """
         self.models.pop(model.display, None)
-        self._loaded.pop(model.display, None)
         orphans = self.unused_blobs(model.spec.blobs)
         for blob in orphans:
             self.blobs.pop(blob.digest, None)
@@ -125,20 +140,23 @@ class SimState:
         return self.blobs.get(blob.digest, 0) >= blob.size
 
     def load(self, model: InstalledModel, keep_alive_ns: int | None, num_ctx: int | None) -> None:
-        """Start or refresh a runner; the request's keep-alive (default 5m) replaces its timer."""
+        """Start or refresh a runner; the request's keep-alive (default 5m) replaces its timer.
+
+        A keep-alive of 0 loads the model and begins unloading it at once, as a request with
+        `keep_alive: 0` leaves its runner when it ends.
+        """
         duration = DEFAULT_KEEP_ALIVE_NS if keep_alive_ns is None else keep_alive_ns
-        expires = (
-            self.clock() + duration
-            if duration < MAX_DURATION_NS
-            else self.clock() + MAX_DURATION_NS
-        )
+        duration = min(max(duration, 0), MAX_DURATION_NS)
         current = self.loaded.get(model.display)
         context = num_ctx or (current.context_length if current else self._num_ctx(model))
-        self._loaded[model.display] = LoadedModel(model, expires, context)
+        runner = LoadedModel(model, self.clock() + duration, context, session_ns=duration)
+        self.runners.start(model.display, runner)
+        if duration == 0:
+            self.runners.unload(model.display)
 
     def unload(self, model: InstalledModel) -> None:
-        """Expire the runner of `model`, if any."""
-        self._loaded.pop(model.display, None)
+        """Begin unloading the runner of `model`, if any (see residency.py: not at once)."""
+        self.runners.unload(model.display)
 
     def is_loaded(self, model: InstalledModel) -> bool:
         """Whether a runner for `model` (with its current digest) is in memory."""

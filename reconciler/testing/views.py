@@ -7,6 +7,7 @@ Fields that newer servers added are only sent when the simulated `version` has t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timezone
 from typing import Any
 
@@ -58,8 +59,15 @@ def tags(models: list[InstalledModel], zone: timezone, version: str) -> dict[str
     return {"models": [tags_entry(m, zone, version) for m in ordered]}
 
 
-def ps(runners: list[LoadedModel], zone: timezone, version: str) -> dict[str, Any]:
-    """`GET /api/ps`: longest time remaining first; everything on the (simulated) GPU."""
+def ps(
+    runners: list[LoadedModel],
+    zone: timezone,
+    version: str,
+    *,
+    vram: Callable[[LoadedModel], int] = lambda runner: runner.memory,
+) -> dict[str, Any]:
+    """`GET /api/ps`: longest time remaining first (a runner being unloaded expires now);
+    `size_vram` is the part on the (simulated) GPU."""
     ordered = sorted(runners, key=lambda r: r.expires_ns, reverse=True)
     entries = []
     for runner in ordered:
@@ -71,7 +79,7 @@ def ps(runners: list[LoadedModel], zone: timezone, version: str) -> dict[str, An
             "digest": model.digest,
             "details": details(model.spec),
             "expires_at": rfc3339(runner.expires_ns, zone),
-            "size_vram": runner.memory,
+            "size_vram": vram(runner),
         }
         if version_tuple(version) >= (0, 10, 0):
             entry["context_length"] = runner.context_length

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import ollama
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from reconciler.testing import SimFleet, SimInstanceConfig
 
 FAST = {"token_rate": 2000.0, "first_token_delay": 0.001}
+UNLOAD_DELAY = 0.1
 
 
 @pytest.fixture
@@ -26,6 +28,7 @@ async def fleet() -> AsyncIterator[SimFleet]:
             models=("llama3.2:3b", "nomic-embed-text", "qwen2.5-coder:1.5b"),
             loaded=("llama3.2:3b",),
             path_prefix="/ollama",
+            unload_delay=UNLOAD_DELAY,
             **FAST,
         ),
         SimInstanceConfig("locked", models=("tinyllama",), token="T0ken", **FAST),
@@ -112,6 +115,12 @@ async def test_preload_and_unload_through_the_client(client):
     assert loaded.done_reason == "load"
     unloaded = await client.chat(model="qwen2.5-coder:1.5b", messages=[], keep_alive=0)
     assert unloaded.done_reason == "unload"
+    # Unloading is asynchronous: ps lists the runner, expiring now, for the unload delay.
+    leaving = (await client.ps()).models
+    assert [m.model for m in leaving] == ["llama3.2:3b", "qwen2.5-coder:1.5b"]
+    expires = leaving[1].expires_at
+    assert expires is not None and expires <= datetime.now(UTC)
+    await asyncio.sleep(UNLOAD_DELAY * 1.5)
     assert [m.model for m in (await client.ps()).models] == ["llama3.2:3b"]
 
 

@@ -54,7 +54,7 @@ async def _plan_has_no_changes(servers: Servers, folder: Path) -> None:
 
 
 async def test_the_whole_catalog_and_custom_models_round_trip(servers: Servers, tmp_path: Path):
-    servers.add("all", models=tuple(CATALOG))
+    servers.add("all", models=tuple(CATALOG), max_loaded=8)  # room for every model it loads
     await _seed_customs(servers, "all")
     out = tmp_path / "manifests"
     request = ImportRequest(urls=(URL.format("all"),), out=out, name="all")
