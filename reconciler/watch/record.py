@@ -85,6 +85,7 @@ class WatchRecord:
     alive: bool = False
     last_progress: float | None = None  # monotonic: a reconcile ended or reported progress
     pending_deletions: tuple[PendingDeletion, ...] = ()  # held by the Fleet's pruneDelay
+    notifications: list[dict[str, Any]] = field(default_factory=list)  # per receiver
 
     def __post_init__(self) -> None:
         self.conditions = Conditions(self.created_at)
@@ -129,7 +130,13 @@ class WatchRecord:
         document["lastReconcile"] = self.last.to_dict() if self.last else None
         document["manifests"] = self.manifests.to_dict(self.paths)
         document["pendingDeletions"] = [p.to_dict() for p in self.pending_deletions]
+        document["notifications"] = self.notifications
         self.document = document
+
+    def notified(self, receivers: list[dict[str, Any]]) -> None:
+        """A notification was delivered or failed: the receivers' tallies, shown at once."""
+        self.notifications = receivers
+        self.document = {**self.document, "notifications": receivers}
 
     def _status(self, now: datetime) -> Status:
         desired = self.desired or DesiredFleet()
