@@ -20,7 +20,6 @@ from typing import Any
 
 from reconciler.notify.events import EventKind, NotificationEvent
 
-SCHEMA_ID = "https://ollama-reconciler.dev/schemas/notification.v1.schema.json"
 FORMAT_VERSION = "orc.notification/v1"
 MAX_DETAILS = 20  # per event, in every format; the rest is counted
 FIRING = timedelta(hours=24)
