@@ -75,6 +75,9 @@ CASES: list[tuple[str, int, int | None, str]] = [
     ("selector-label-not-string.yaml", 6, 25, "matchLabels.gpus: expected a string"),
     ("fleet-parallelism-zero.yaml", 4, 16, "spec.parallelism: must be between 1 and 1000"),
     ("not-utf8.yaml", 4, 12, "not valid UTF-8 text (byte 0xe9)"),
+    ("notification-url-not-http.yaml", 5, 12, "the webhook url must be an http or https url"),
+    ("notification-unknown-event.yaml", 6, 23, "events[1]: must be one of 'drift', 'failure'"),
+    ("notification-receiver-names-clash.yaml", 6, 13, "receiver name 'receiver-1' is used twice"),
 ]
 
 
