@@ -170,6 +170,23 @@ class Safety:
 
 
 @dataclass(frozen=True, slots=True)
+class Receiver:
+    """A webhook told about events (see reconciler.notify); its URL may be a secret."""
+
+    name: str
+    url: str | SecretRef = field(repr=False)  # a plain URL or a reference, resolved when sending
+    format: Literal["generic", "slack", "teams", "alertmanager"] = "generic"
+    events: tuple[str, ...] = ("drift", "failure", "recovery", "applied", "refused", "invalid")
+    match_labels: Mapping[str, str] = field(default_factory=dict)  # empty: every instance
+    repeat_interval: float = 3600.0
+    field_path: str = ""  # where it is declared, for errors: spec.notifications[0].url
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether an instance with these labels is one this receiver hears about."""
+        return all(labels.get(k) == v for k, v in self.match_labels.items())
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredFleet:
     """Every instance the manifests declare, with the fleet-wide settings."""
 
@@ -181,6 +198,8 @@ class DesiredFleet:
     # how long `orc watch` holds deletions a manifest change causes; no plan depends on it, so
     # it stays out of the digest and a saved plan stays fresh when only this setting changes
     prune_delay: float = field(default=30.0, metadata={"digest": False})
+    # who is told about events; no plan depends on it, so it stays out of the digest too
+    notifications: tuple[Receiver, ...] = field(default=(), metadata={"digest": False})
 
     def instance(self, name: str) -> DesiredInstance | None:
         """The instance of that name, if declared."""

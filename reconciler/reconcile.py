@@ -33,6 +33,7 @@ from reconciler.errors import ExitCode, ReconcilerError, RefusedError, UsageErro
 from reconciler.manifest import load_fleet
 from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.names import ModelName
+from reconciler.notify import ReconcileFacts, facts_from
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.ollama import OllamaClient
 from reconciler.plan import Action, ActionKind, LoadLimit, Plan, guards, plan, select
@@ -275,6 +276,8 @@ class ReconcileHooks:
     on_apply: Callable[[Plan], None] = _ignore  # the apply is about to start
     on_event: EventSink = _ignore  # the apply's progress events
     on_applied: Callable[[ApplyResult | None], None] = _ignore  # the apply ended (None: raised)
+    # The run ended, whichever way (not when it raised): e.g. notifications are sent from here.
+    on_outcome: Callable[[ReconcileOutcome], None] = _ignore
 
 
 @dataclass(frozen=True)
@@ -324,6 +327,14 @@ def exit_code(outcome: ReconcileOutcome) -> ExitCode:
     return ExitCode.OK
 
 
+def outcome_facts(outcome: ReconcileOutcome, invalid: Sequence[str] = ()) -> ReconcileFacts:
+    """What notifications are made of: the outcome's plan, apply and check afterwards, and
+    the errors of the manifests on disk when they are broken (`invalid`)."""
+    return facts_from(
+        outcome.request.desired, outcome.plan, outcome.result, outcome.verified, invalid
+    )
+
+
 def status_exit_code(in_sync: bool, *, detailed: bool, answered: bool = True) -> ExitCode:
     """`orc status`: 1 when no enabled instance answered (as `orc plan` when nothing could be
     probed); with `--detailed-exitcode` 2 unless every enabled instance is healthy and in sync;
@@ -342,6 +353,14 @@ async def run_reconcile(
     module docstring for which endings carry theirs instead.
     """
     hooks = hooks or ReconcileHooks()
+    outcome = await _run(steps, request, hooks)
+    hooks.on_outcome(outcome)
+    return outcome
+
+
+async def _run(
+    steps: ReconcileSteps, request: ReconcileRequest, hooks: ReconcileHooks
+) -> ReconcileOutcome:
     with ExitStack() as run_lock:
         if request.apply and request.lock_scope is LockScope.RUN:
             locked = _take_lock(run_lock, hooks.lock)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,10 @@ from reconciler.cli.options import (
     write_output,
 )
 from reconciler.cli.progress import BarSink, JsonSink, LineSink
+from reconciler.desired import DesiredFleet
 from reconciler.errors import ExitCode, UsageError
+from reconciler.manifest.secretpolicy import SecretPolicy
+from reconciler.notify import Delivery, Dispatcher, Notifier
 from reconciler.plan import Plan, PlanFormatError
 from reconciler.reconcile import (
     Ending,
@@ -39,6 +43,7 @@ from reconciler.reconcile import (
     ReconcileRequest,
     load_desired,
     lock_servers,
+    outcome_facts,
 )
 from reconciler.report import render_plan_text
 from reconciler.report.apply_events import plan_event, result_line, summary_event, verify_line
@@ -57,6 +62,10 @@ class ApplySettings:
     lock_timeout: float
     state_dir: Path | None
     secrets_dirs: tuple[Path, ...] = ()
+    notify: bool = False
+
+
+NOTIFY_DEADLINE = 60.0  # seconds `orc apply --notify` waits for its notifications at the end
 
 
 EPILOG_EXIT_CODES = exit_codes_help(
@@ -90,6 +99,12 @@ EPILOG_EXIT_CODES = exit_codes_help(
     help="How long to wait for another apply on the same state directory or server to finish "
     "(e.g. 30s, 10m; 0: do not wait).",
 )
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Tell the Fleet's notification receivers what the run applied, what failed and "
+    "what a guard refused (orc watch tells them always).",
+)
 @secrets_dir_option
 @state_dir_option
 def apply_command(
@@ -100,6 +115,7 @@ def apply_command(
     selectors: tuple[str, ...],
     parallelism: int | None,
     lock_timeout: float,
+    notify: bool,
     secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
 ) -> int:
@@ -119,6 +135,7 @@ def apply_command(
       orc apply manifests/
       orc apply manifests/ --yes --target prod-gpu-1
       orc plan manifests/ --out plan.json && orc apply plan.json
+      orc apply manifests/ --yes --notify
     """
     settings = ApplySettings(
         paths,
@@ -130,6 +147,7 @@ def apply_command(
         lock_timeout,
         state_dir,
         secrets_dirs,
+        notify,
     )
     return run_apply(settings)
 
@@ -164,8 +182,47 @@ def run_apply(settings: ApplySettings) -> int:
         )
         secrets = secret_policy(manifest_paths, settings.secrets_dirs)
         reconciler = Reconciler(state=state, parallelism=settings.parallelism, secrets=secrets)
-        outcome = run_async(reconciler.run(request, hooks))
+        if settings.notify and desired.notifications:
+            outcome = run_async(_run_notifying(reconciler, request, hooks, desired, secrets))
+        else:
+            outcome = run_async(reconciler.run(request, hooks))
     return _report(outcome, display)
+
+
+async def _run_notifying(
+    reconciler: Reconciler,
+    request: ReconcileRequest,
+    hooks: ReconcileHooks,
+    desired: DesiredFleet,
+    secrets: SecretPolicy,
+) -> ReconcileOutcome:
+    """The run, then its notifications, waited for at most NOTIFY_DEADLINE seconds."""
+    dispatcher = Dispatcher(secrets=secrets, on_delivery=_delivery_failed)
+    notifier = Notifier(dispatcher, time.monotonic, source="orc apply")
+
+    def tell(outcome: ReconcileOutcome) -> None:
+        notifier.reconciled(desired, outcome_facts(outcome))
+
+    hooks.on_outcome = tell
+    try:
+        outcome = await reconciler.run(request, hooks)
+        if not await dispatcher.drain(NOTIFY_DEADLINE):
+            click.echo(
+                f"warning: notifications still unsent after {NOTIFY_DEADLINE:g}s were dropped",
+                err=True,
+            )
+    finally:
+        await dispatcher.close()
+    return outcome
+
+
+def _delivery_failed(delivery: Delivery) -> None:
+    if not delivery.ok:
+        click.echo(
+            f"warning: notification to receiver {delivery.receiver} ({delivery.target}) "
+            f"failed: {delivery.error}",
+            err=True,
+        )
 
 
 def _report(outcome: ReconcileOutcome, display: _Display) -> int:

@@ -340,6 +340,51 @@ class SafetySpec(_Strict):
     )
 
 
+EventName = Literal["drift", "failure", "recovery", "applied", "refused", "invalid"]
+EVENT_KINDS: tuple[EventName, ...] = (
+    "drift",
+    "failure",
+    "recovery",
+    "applied",
+    "refused",
+    "invalid",
+)
+
+
+class ReceiverSpec(_Strict):
+    """A webhook that `orc watch` (and `orc apply --notify`) tells about events."""
+
+    name: DnsLabel | None = Field(
+        default=None,
+        description="Names the receiver in /status, /metrics and logs (default: receiver-N, "
+        "N its position from 1).",
+    )
+    url: NonEmpty | SecretRefSpec = Field(
+        description="Webhook URL (http or https), or a SecretRef holding it: Slack and Teams "
+        "webhook URLs are credentials."
+    )
+    format: Literal["generic", "slack", "teams", "alertmanager"] = Field(
+        default="generic",
+        description="generic: orc's JSON (schemas/notification.v1.schema.json); slack and "
+        "teams: incoming-webhook messages; alertmanager: alerts for /api/v2/alerts.",
+    )
+    events: list[Literal["drift", "failure", "recovery", "applied", "refused", "invalid"]] = Field(
+        default=list(EVENT_KINDS),
+        min_length=1,
+        description="What to tell (default: all): drift (changed by hand), failure (an "
+        "action failed or an instance became unreachable), recovery, applied (a reconcile "
+        "changed something), refused (a guard refused a plan), invalid (a broken edit).",
+    )
+    instances: Selector | None = Field(
+        default=None,
+        description="Only events of instances whose labels match (fleet-wide events always).",
+    )
+    repeatInterval: Duration = Field(
+        default="1h",
+        description="The same event of the same instance is told at most once in this time.",
+    )
+
+
 class FleetSpec(_Strict):
     """Fleet-wide settings."""
 
@@ -357,6 +402,11 @@ class FleetSpec(_Strict):
             "How long `orc watch --mode apply` holds deletions caused by a manifest change "
             "before planning again and deleting what is still to be deleted (0: no delay)."
         ),
+    )
+    notifications: list[ReceiverSpec] = Field(
+        default=[],
+        description="Webhooks told about drift, failures, recoveries, applies, refused plans "
+        "and broken edits, by `orc watch` and `orc apply --notify`.",
     )
 
 

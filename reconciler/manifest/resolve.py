@@ -24,10 +24,11 @@ from reconciler.manifest.models import (
     FleetDefaults,
     FleetDocument,
     OllamaInstance,
+    ReceiverSpec,
     SecretRefSpec,
 )
 from reconciler.manifest.selection import ModelSetDocument, model_sets, sets_for
-from reconciler.manifest.semantics import resolve_file
+from reconciler.manifest.semantics import receiver_name, resolve_file
 from reconciler.names import ModelName
 
 _DEFAULTS = FleetDefaults()
@@ -59,6 +60,7 @@ def resolve_fleet(parsed: list[ParsedDocument]) -> tuple[desired.DesiredFleet, l
         ),
         name=fleet[1].metadata.name if fleet and fleet[1].metadata else "default",
         prune_delay=_seconds(spec.pruneDelay if spec else "30s", 30.0, allow_zero=True),
+        notifications=_receivers(fleet[0], spec.notifications) if fleet and spec else (),
     )
     return result, _conflict_diagnostics(conflicts)
 
@@ -150,6 +152,21 @@ def _merge_headers(
     merged = {name: value for name, value in base.items() if name.lower() not in lowered}
     merged.update(own)
     return merged
+
+
+def _receivers(doc: YamlDocument, specs: list[ReceiverSpec]) -> tuple[desired.Receiver, ...]:
+    return tuple(
+        desired.Receiver(
+            name=receiver_name(index, spec),
+            url=spec.url if isinstance(spec.url, str) else _secret(doc, spec.url),
+            format=spec.format,
+            events=tuple(dict.fromkeys(spec.events)),
+            match_labels=dict(spec.instances.matchLabels) if spec.instances else {},
+            repeat_interval=_seconds(spec.repeatInterval, 3600.0),
+            field_path=f"spec.notifications[{index}].url",
+        )
+        for index, spec in enumerate(specs)
+    )
 
 
 def _smoke_tests(instance: OllamaInstance) -> list[desired.SmokeTest]:

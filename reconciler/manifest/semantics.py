@@ -22,6 +22,7 @@ from reconciler.manifest.models import (
     InstanceSpec,
     ModelSet,
     ModelSpec,
+    ReceiverSpec,
     SecretRefSpec,
 )
 from reconciler.manifest.schematext import show
@@ -91,7 +92,49 @@ def _fleet(doc: YamlDocument, fleet: FleetDocument) -> list[Diagnostic]:
         found += check_tls(doc, (*path, "tls"), defaults.tls)
         found += check_unverified_tls(doc, (*path, "tls"), defaults.tls)
         found += _headers(doc, (*path, "headers"), defaults.headers)
+    found += _receivers(doc, fleet.spec.notifications)
     return found
+
+
+def receiver_name(index: int, spec: ReceiverSpec) -> str:
+    """A receiver's name: its own, or `receiver-N` by position (N from 1)."""
+    return spec.name or f"receiver-{index + 1}"
+
+
+def _receivers(doc: YamlDocument, receivers: Sequence[ReceiverSpec]) -> list[Diagnostic]:
+    """Webhook URLs (never echoed: they are credentials), cool-downs, unique names."""
+    found: list[Diagnostic] = []
+    first: dict[str, int] = {}
+    for index, spec in enumerate(receivers):
+        path: FieldPath = ("spec", "notifications", index)
+        if isinstance(spec.url, str):
+            found += _webhook_url(doc, (*path, "url"), spec.url, spec.format)
+        else:
+            found += _secret(doc, (*path, "url"), spec.url)
+        found += _duration(doc, (*path, "repeatInterval"), spec.repeatInterval)
+        name = receiver_name(index, spec)
+        if name in first:
+            message = f"receiver name {name!r} is used twice (first by receiver {first[name] + 1})"
+            found.append(doc.error((*path, "name") if spec.name else path, message))
+        else:
+            first[name] = index
+    return found
+
+
+def _webhook_url(doc: YamlDocument, path: FieldPath, url: str, fmt: str) -> list[Diagnostic]:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for an invalid port
+    except ValueError:
+        return [doc.error(path, "the webhook url is not a valid url")]
+    if any(char.isspace() for char in url) or parts.scheme.lower() not in ("http", "https"):
+        return [doc.error(path, "the webhook url must be an http or https url without spaces")]
+    if not parts.hostname:
+        return [doc.error(path, "the webhook url has no host")]
+    if fmt in ("slack", "teams") or parts.username or parts.password:
+        message = "this webhook url is a credential, and manifests live in git"
+        return [doc.warning(path, message, hint="use {env: NAME} or {file: PATH}")]
+    return []
 
 
 def check_url(doc: YamlDocument, path: FieldPath, url: str) -> list[Diagnostic]:

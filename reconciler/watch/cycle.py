@@ -27,6 +27,7 @@ from reconciler.apply import (
 )
 from reconciler.desired import DesiredFleet
 from reconciler.errors import ExitCode, ReconcilerError
+from reconciler.notify import Notifier
 from reconciler.observed import ObservedFleet
 from reconciler.plan import Plan
 from reconciler.reconcile import (
@@ -36,6 +37,7 @@ from reconciler.reconcile import (
     ReconcileOutcome,
     ReconcileRequest,
     ReconcileSteps,
+    outcome_facts,
     run_reconcile,
 )
 from reconciler.watch.logs import EventLog
@@ -75,6 +77,7 @@ class Cycle:
     lock: ApplyLocks | None = None
     log: EventLog = field(default_factory=EventLog)
     deletions: PruneDelay = field(default_factory=PruneDelay)
+    notifier: Notifier | None = None  # tells the Fleet's receivers after each reconcile
     count: int = 0
 
     async def run(self, due: Due) -> CycleSummary:
@@ -134,10 +137,23 @@ class Cycle:
             on_apply=self._apply_started,
             on_event=self._on_event,
             on_applied=self._apply_finished,
+            on_outcome=self._notify,
         )
         outcome = await run_reconcile(self.reconciler, request, hooks)
         result, message = self._result(outcome)
         return result, self.deletions.note(message)
+
+    def _notify(self, outcome: ReconcileOutcome) -> None:
+        """Queue the notifications of this reconcile (never waits for their delivery)."""
+        if self.notifier is None:
+            return
+        manifests = self.record.manifests
+        invalid = [] if manifests.valid is not False else manifests.diagnostics
+        errors = tuple(str(d) for d in invalid if d.is_error)
+        try:
+            self.notifier.reconciled(outcome.request.desired, outcome_facts(outcome, errors))
+        except Exception as exc:  # telling people must never break the reconcile
+            self.log.error("notify.failed", error=f"{type(exc).__name__}: {exc}")
 
     def _apply_lock(
         self, desired: DesiredFleet

@@ -22,6 +22,7 @@ from reconciler.desired import DesiredFleet
 from reconciler.errors import UsageError
 from reconciler.manifest import load_fleet
 from reconciler.manifest.secretpolicy import SecretPolicy
+from reconciler.notify import Dispatcher
 from reconciler.plan import Plan
 from reconciler.reconcile import Reconciler, lock_servers
 from reconciler.state import StateDir, state_dir_path
@@ -95,6 +96,7 @@ async def _serve(settings: WatchSettings) -> int:
             stop=stop,
             lock=lambda made, desired: _apply_locks(state, made, desired),
             listeners=_listeners(settings, metrics),
+            dispatcher=Dispatcher(secrets=_secrets(settings), on_delivery=metrics.notified),
         )
         http = await _start_http(settings, watch, metrics, log)
         restore = _handle_signals(stop, watch, log)

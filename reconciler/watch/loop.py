@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.manifest import load_fleet
+from reconciler.notify import Delivery, Dispatcher, Notifier
 from reconciler.watch.cycle import ApplyLocks, Cycle, FleetReconciler, Mode
 from reconciler.watch.logs import EventLog
 from reconciler.watch.manifests import Loader, ManifestReader, Revision
@@ -66,8 +67,10 @@ class WatchLoop:
         revision: Revision = git_revision,
         lock: ApplyLocks | None = None,
         listeners: Sequence[Listener] = (),
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.options = options
+        self.dispatcher: Dispatcher | None = None
         self.stop = stop if stop is not None else asyncio.Event()
         self.clock, self.sleep = clock, sleep
         self.schedule = Schedule(options.timing, rng or random.Random())
@@ -99,10 +102,40 @@ class WatchLoop:
             lock=lock,
             log=self.log,
             deletions=PruneDelay(self.log),
+            notifier=self._notifier(dispatcher, clock, wall),
         )
         self.listeners = list(listeners)
         self._changes = changes
         self._wake = asyncio.Event()
+
+    def _notifier(
+        self,
+        dispatcher: Dispatcher | None,
+        clock: Callable[[], float],
+        wall: Callable[[], datetime],
+    ) -> Notifier | None:
+        """The notifier over `dispatcher`, whose deliveries also go to the log and the record."""
+        if dispatcher is None:
+            return None
+        self.dispatcher, outer = dispatcher, dispatcher.on_delivery
+
+        def delivered(delivery: Delivery) -> None:
+            self._delivered(delivery)
+            outer(delivery)
+
+        dispatcher.on_delivery = delivered
+        return Notifier(dispatcher, clock, wall)
+
+    def _delivered(self, delivery: Delivery) -> None:
+        fields = {"receiver": delivery.receiver, "target": delivery.target}
+        if delivery.ok:
+            self.log.info("notify.sent", **fields, attempts=delivery.attempts)
+        else:
+            self.log.warning(
+                "notify.failed", **fields, attempts=delivery.attempts, error=delivery.error
+            )
+        stats = self.dispatcher.stats.values() if self.dispatcher else ()
+        self.record.notified([s.to_dict() for s in stats])
 
     def request(self, trigger: Trigger = Trigger.MANUAL) -> None:
         """Reconcile as soon as possible (SIGHUP, POST /reconcile)."""
@@ -133,6 +166,9 @@ class WatchLoop:
             self.record.alive = False
             consumer.cancel()
             await asyncio.gather(consumer, return_exceptions=True)
+            if self.dispatcher is not None:  # what is queued gets a moment, then stops
+                await self.dispatcher.drain(STOP_GRACE)
+                await self.dispatcher.close()
 
     async def _reconcile(self, due: Due) -> CycleSummary | None:
         """Run one reconcile; None when the stop event cancelled it."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from reconciler.notify import Delivery
 from reconciler.observed import Sync
 from reconciler.watch.record import WatchRecord
 
@@ -65,6 +66,20 @@ class WatchMetrics:
         self.manifests_valid = Gauge(
             "orc_manifests_valid", "1 when the manifests on disk are valid.", registry=r
         )
+        self.notifications_sent = Counter(
+            "orc_notifications_sent", "Notifications delivered.", ["receiver"], registry=r
+        )
+        self.notifications_failed = Counter(
+            "orc_notifications_failed",
+            "Notifications not delivered (after their retries, or dropped from a full queue).",
+            ["receiver"],
+            registry=r,
+        )
+
+    def notified(self, delivery: Delivery) -> None:
+        """Count a notification delivered or failed."""
+        counter = self.notifications_sent if delivery.ok else self.notifications_failed
+        counter.labels(receiver=delivery.receiver).inc()
 
     def reconciled(self, record: WatchRecord) -> None:
         """Count the reconcile that just ended and refresh every gauge."""

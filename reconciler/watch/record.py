@@ -86,6 +86,7 @@ class WatchRecord:
     last_progress: float | None = None  # monotonic: a reconcile ended or reported progress
     pending_deletions: tuple[PendingDeletion, ...] = ()  # held by the Fleet's pruneDelay
     selector: dict[str, str] = field(default_factory=dict)  # `--selector`: the shard owned
+    notifications: list[dict[str, Any]] = field(default_factory=list)  # per receiver
 
     def __post_init__(self) -> None:
         self.conditions = Conditions(self.created_at)
@@ -134,7 +135,13 @@ class WatchRecord:
             "selector": dict(self.selector),
             "instances": sorted(i.name for i in self.desired.instances) if self.desired else [],
         }
+        document["notifications"] = self.notifications
         self.document = document
+
+    def notified(self, receivers: list[dict[str, Any]]) -> None:
+        """A notification was delivered or failed: the receivers' tallies, shown at once."""
+        self.notifications = receivers
+        self.document = {**self.document, "notifications": receivers}
 
     def _status(self, now: datetime) -> Status:
         desired = self.desired or DesiredFleet()

@@ -79,6 +79,9 @@ CASES: list[tuple[str, int, int | None, str]] = [
     ("header-authorization-plain.yaml", 8, 20, "use spec.auth.bearerToken for a bearer token"),
     ("header-api-key-plain.yaml", 8, 18, "header x-api-key carries credentials"),
     ("same-server-twice.yaml", 15, 8, "same server as instance 'workstation' (same-server-"),
+    ("notification-url-not-http.yaml", 5, 12, "the webhook url must be an http or https url"),
+    ("notification-unknown-event.yaml", 6, 23, "events[1]: must be one of 'drift', 'failure'"),
+    ("notification-receiver-names-clash.yaml", 6, 13, "receiver name 'receiver-1' is used twice"),
 ]
 
 

@@ -208,6 +208,7 @@ class Bench:
         self.changes = ScriptedChanges()
         self.reconciler = FakeReconciler({n: FakeServer(set(m)) for n, m in servers.items()})
         self.lock: Callable[[Any, Any], Any] | None = options.pop("lock", None)
+        dispatcher = options.pop("dispatcher", None)
         mode = options.pop("mode", Mode.APPLY)
         follow = options.pop("interval_from_manifests", False)
         options.setdefault("settle", 0.0)  # test_watch_half_saved.py sets it where it matters
@@ -221,6 +222,7 @@ class Bench:
             wall=self.clock.wall,
             revision=lambda paths: None,
             lock=self.lock,
+            dispatcher=dispatcher,
         )
         self.task: asyncio.Task[None] | None = None
 
