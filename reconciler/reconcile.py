@@ -61,6 +61,7 @@ class Reconciler:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     parallelism: int | None = None  # instances worked on at once; default: the Fleet's
     secrets: SecretPolicy = field(default_factory=SecretPolicy)  # where secrets may come from
+    history: bool = True  # record every probe round in the state directory's history
 
     async def observe(self, desired: DesiredFleet) -> ObservedFleet:
         """Probe every instance of `desired` concurrently."""
@@ -71,6 +72,7 @@ class Reconciler:
             self.env,
             parallelism=self.parallelism,  # probing is bounded by requests in flight
             secrets=self.secrets,
+            history=self.history,
         )
         return await observer.fleet(desired)
 

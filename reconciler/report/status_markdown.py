@@ -8,6 +8,7 @@ from reconciler.report.status_rows import (
     INSTANCE_HEADERS,
     MODEL_HEADERS,
     instance_cells,
+    instance_headers,
     model_cells,
     problems,
     verdict,
@@ -19,7 +20,7 @@ def render_status_markdown(status: Status, *, models: bool = False) -> str:
     rows = [_code(instance_cells(i, status), 0) for i in status.instances]
     parts = [
         f"### orc status\n\n**{verdict(status)}**\n",
-        markdown.table(INSTANCE_HEADERS, rows, numeric=(3, 6)),
+        markdown.table(instance_headers(status), rows, numeric=_numeric(status)),
     ]
     issues = [f"- `{i.name}`: {i.health}: {markdown.cell(i.message)}\n" for i in problems(status)]
     if issues:
@@ -29,6 +30,13 @@ def render_status_markdown(status: Status, *, models: bool = False) -> str:
         table = markdown.table(MODEL_HEADERS, model_rows, numeric=(2, 5))
         parts.append(markdown.details(f"Models ({len(status.models)})", table))
     return "\n".join(parts)
+
+
+def _numeric(status: Status) -> tuple[int, ...]:
+    """The right-aligned columns: priority, latency, and uptime and p50/p95 when shown."""
+    if status.window is None:
+        return (3, 6)
+    return (3, 6, len(INSTANCE_HEADERS), len(INSTANCE_HEADERS) + 1)
 
 
 def _code(cells: list[str], *columns: int) -> list[str]:

@@ -1,4 +1,9 @@
-"""The cells of the status tables as plain strings, shared by the terminal and Markdown forms."""
+"""The cells of the status tables as plain strings, shared by the terminal and Markdown forms.
+
+The figure columns (Uptime, p50/p95, Last error, Chat) appear only when the status carries
+figures from the history, so a status built without a state directory looks as it always did; a
+figure the history has nothing for shows as `—`.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,49 @@ INSTANCE_HEADERS = (
     "Checked",
 )  # fmt: skip
 HEALTH_COLUMN, SYNC_COLUMN = 4, 8
+FIGURE_HEADERS = ("Uptime", "p50/p95", "Last error", "Chat")
+NONE = "—"  # a figure the history has nothing for
 MODEL_HEADERS = (
     "Instance", "Model", "Size", "Params", "Quant", "Context", "Capabilities", "Loaded",
     "Declared", "Digest",
 )  # fmt: skip
 
 
+def instance_headers(status: Status) -> tuple[str, ...]:
+    """The instances-table headers: the figure columns only when the status has figures."""
+    return INSTANCE_HEADERS + (FIGURE_HEADERS if status.window is not None else ())
+
+
 def instance_cells(inst: InstanceStatus, status: Status) -> list[str]:
     """One instances-table row; Models is `present/declared` (`?` when unknown)."""
+    cells = _probe_cells(inst, status)
+    if status.window is not None:
+        cells += figure_cells(inst, status)
+    return cells
+
+
+def figure_cells(inst: InstanceStatus, status: Status) -> list[str]:
+    """Uptime `99.5%`, latency `12/30 ms`, last error `Timeout 3h ago`, chat `92% of 12, 340 ms`."""
+    fig = inst.figures
+    if fig is None:
+        return [NONE] * len(FIGURE_HEADERS)
+    uptime = NONE if fig.uptime is None else units.percent(fig.uptime)
+    latency = NONE
+    if fig.p50_ms is not None and fig.p95_ms is not None:
+        latency = f"{fig.p50_ms:.0f}/{fig.p95_ms:.0f} ms"
+    error = NONE
+    if fig.last_error is not None:
+        error = f"{fig.last_error.reason} {units.age(fig.last_error.at, status.generated_at)}"
+    chat = NONE
+    if fig.chat is not None:
+        rate = NONE if fig.chat.success_rate is None else units.percent(fig.chat.success_rate)
+        chat = f"{rate} of {fig.chat.requests}"
+        if fig.chat.mean_ttft_ms is not None:
+            chat += f", {fig.chat.mean_ttft_ms:.0f} ms"
+    return [uptime, latency, error, chat]
+
+
+def _probe_cells(inst: InstanceStatus, status: Status) -> list[str]:
     present = "?" if inst.models_present is None else str(inst.models_present)
     return [
         inst.name,

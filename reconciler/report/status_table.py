@@ -15,17 +15,19 @@ from reconciler.report import style
 from reconciler.report.status import Status
 from reconciler.report.status_rows import (
     HEALTH_COLUMN,
-    INSTANCE_HEADERS,
     MODEL_HEADERS,
     SYNC_COLUMN,
     instance_cells,
+    instance_headers,
     model_cells,
     problems,
     verdict,
 )
 
 # Columns that may wrap on a narrow terminal, with the width they keep at least.
-_WRAPPING = {"URL": 12, "Capabilities": 12, "Sync": 9, "Checked": 6}
+_WRAPPING = {
+    "URL": 12, "Capabilities": 12, "Sync": 9, "Checked": 6, "Last error": 10, "Chat": 8,
+}  # fmt: skip
 
 
 def render_status_table(
@@ -43,7 +45,7 @@ def render_status_table(
                 },
             )
         )
-    parts: list[Table | Text] = [_table(INSTANCE_HEADERS, rows)]
+    parts: list[Table | Text] = [_table(instance_headers(status), rows)]
     for inst in problems(status):
         line = f"{inst.name}: {inst.health}: {inst.message}"
         parts.append(Text(line, style=style.HEALTH_STYLES[inst.health]))
