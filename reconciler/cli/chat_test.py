@@ -19,10 +19,12 @@ from reconciler.chat import Fleet, Verdict, plan_checks, run_checks
 from reconciler.cli.main import EXIT_CODES_HELP
 from reconciler.cli.options import (
     Duration,
+    open_state,
     paths_argument,
     run_async,
     secret_policy,
     secrets_dir_option,
+    state_dir_option,
     use_color,
 )
 from reconciler.errors import ExitCode, ReconcilerError, UsageError
@@ -34,6 +36,7 @@ from reconciler.report.chat import (
     render_checks_table,
     render_junit,
 )
+from reconciler.state import StateDir
 
 DEFAULT_CHAT_PROMPT = "Introduce yourself in one sentence."
 
@@ -54,6 +57,11 @@ Smoke tests (--all): every `smoke` entry of every enabled instance runs on that 
 reply must match `expect`; --every-model adds a short chat with every other declared model.
 Instances are tested in parallel (spec.parallelism of the Fleet). Embedding models are skipped.
 Exit 1 when any check failed.
+
+\b
+Every chat (each instance tried: answered, failed or refused, with the time to the first token
+and tokens/s) and every probe is recorded in the state directory's history, for `orc status`
+and `orc history`.
 
 \b
 Examples:
@@ -110,6 +118,7 @@ class ChatTestSettings:
     help="text: streamed reply or table; json: one object.",
 )
 @secrets_dir_option
+@state_dir_option
 def chat_test(
     paths: tuple[Path, ...],
     model: str | None,
@@ -122,6 +131,7 @@ def chat_test(
     junit: Path | None,
     output_format: str,
     secrets_dirs: tuple[Path, ...],
+    state_dir: Path | None,
 ) -> int:
     """Run one chat or the smoke tests and return the exit code."""
     check_flags(model, run_all, every_model, junit, prompt, system)
@@ -140,7 +150,8 @@ def chat_test(
         width=shutil.get_terminal_size((120, 24)).columns,
         secrets=secret_policy(paths, secrets_dirs),
     )
-    return run_async(run_chat_test(settings))
+    with open_state(state_dir) as state:
+        return run_async(run_chat_test(settings, state))
 
 
 def check_flags(
@@ -164,9 +175,10 @@ def check_flags(
         raise UsageError("--every-model and --junit need --all")
 
 
-async def run_chat_test(settings: ChatTestSettings) -> int:
-    """Load the fleet, then run one chat or the smoke tests; return the exit code."""
-    async with Fleet.from_paths(settings.paths, secrets=settings.secrets) as fleet:
+async def run_chat_test(settings: ChatTestSettings, state: StateDir | None = None) -> int:
+    """Load the fleet, then run one chat or the smoke tests; return the exit code. With a
+    `state`, every probe and chat is recorded in its history."""
+    async with Fleet.from_paths(settings.paths, secrets=settings.secrets, state=state) as fleet:
         if settings.run_all:
             return await run_smoke_tests(settings, fleet)
         return await run_one_chat(settings, fleet)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from reconciler.report import markdown
 from reconciler.report.status import Status
 from reconciler.report.status_rows import (
+    FIGURE_HEADERS,
     INSTANCE_HEADERS,
     MODEL_HEADERS,
+    figure_cells,
+    figures_title,
     instance_cells,
-    instance_headers,
     model_cells,
     problems,
     verdict,
@@ -20,8 +22,12 @@ def render_status_markdown(status: Status, *, models: bool = False) -> str:
     rows = [_code(instance_cells(i, status), 0) for i in status.instances]
     parts = [
         f"### orc status\n\n**{verdict(status)}**\n",
-        markdown.table(instance_headers(status), rows, numeric=_numeric(status)),
+        markdown.table(INSTANCE_HEADERS, rows, numeric=(3, 6)),
     ]
+    if status.window is not None:
+        figure_rows = [_code(figure_cells(i, status), 0) for i in status.instances]
+        table = markdown.table(FIGURE_HEADERS, figure_rows, numeric=(1, 2))
+        parts.append(f"{figures_title(status)}\n\n{table}")
     issues = [f"- `{i.name}`: {i.health}: {markdown.cell(i.message)}\n" for i in problems(status)]
     if issues:
         parts.append("".join(issues))
@@ -30,13 +36,6 @@ def render_status_markdown(status: Status, *, models: bool = False) -> str:
         table = markdown.table(MODEL_HEADERS, model_rows, numeric=(2, 5))
         parts.append(markdown.details(f"Models ({len(status.models)})", table))
     return "\n".join(parts)
-
-
-def _numeric(status: Status) -> tuple[int, ...]:
-    """The right-aligned columns: priority, latency, and uptime and p50/p95 when shown."""
-    if status.window is None:
-        return (3, 6)
-    return (3, 6, len(INSTANCE_HEADERS), len(INSTANCE_HEADERS) + 1)
 
 
 def _code(cells: list[str], *columns: int) -> list[str]:

@@ -1,11 +1,14 @@
 """The cells of the status tables as plain strings, shared by the terminal and Markdown forms.
 
-The figure columns (Uptime, p50/p95, Last error, Chat) appear only when the status carries
-figures from the history, so a status built without a state directory looks as it always did; a
+The figures table (uptime, latency p50/p95, last error, chats per instance) is shown only when
+the status carries figures from the history, below the instances table, so a status built
+without a state directory looks as it always did and the instances table keeps its width; a
 figure the history has nothing for shows as `—`.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from reconciler.observed import Health, Sync
 from reconciler.report import units
@@ -16,7 +19,7 @@ INSTANCE_HEADERS = (
     "Checked",
 )  # fmt: skip
 HEALTH_COLUMN, SYNC_COLUMN = 4, 8
-FIGURE_HEADERS = ("Uptime", "p50/p95", "Last error", "Chat")
+FIGURE_HEADERS = ("Name", "Uptime", "p50/p95", "Last error", "Chat")
 NONE = "—"  # a figure the history has nothing for
 MODEL_HEADERS = (
     "Instance", "Model", "Size", "Params", "Quant", "Context", "Capabilities", "Loaded",
@@ -24,24 +27,18 @@ MODEL_HEADERS = (
 )  # fmt: skip
 
 
-def instance_headers(status: Status) -> tuple[str, ...]:
-    """The instances-table headers: the figure columns only when the status has figures."""
-    return INSTANCE_HEADERS + (FIGURE_HEADERS if status.window is not None else ())
-
-
-def instance_cells(inst: InstanceStatus, status: Status) -> list[str]:
-    """One instances-table row; Models is `present/declared` (`?` when unknown)."""
-    cells = _probe_cells(inst, status)
-    if status.window is not None:
-        cells += figure_cells(inst, status)
-    return cells
+def figures_title(status: Status) -> str:
+    """`History of the last 24h (probes and chats):`."""
+    window = units.duration(timedelta(seconds=status.window or 0))
+    return f"History of the last {window} (probes and chats):"
 
 
 def figure_cells(inst: InstanceStatus, status: Status) -> list[str]:
-    """Uptime `99.5%`, latency `12/30 ms`, last error `Timeout 3h ago`, chat `92% of 12, 340 ms`."""
+    """Name, uptime `99.5%`, latency `12/30 ms`, last error `Timeout 3h ago`, chat
+    `92% of 12, 340 ms` (answered of attempted, mean time to first token)."""
     fig = inst.figures
     if fig is None:
-        return [NONE] * len(FIGURE_HEADERS)
+        return [inst.name] + [NONE] * (len(FIGURE_HEADERS) - 1)
     uptime = NONE if fig.uptime is None else units.percent(fig.uptime)
     latency = NONE
     if fig.p50_ms is not None and fig.p95_ms is not None:
@@ -55,10 +52,11 @@ def figure_cells(inst: InstanceStatus, status: Status) -> list[str]:
         chat = f"{rate} of {fig.chat.requests}"
         if fig.chat.mean_ttft_ms is not None:
             chat += f", {fig.chat.mean_ttft_ms:.0f} ms"
-    return [uptime, latency, error, chat]
+    return [inst.name, uptime, latency, error, chat]
 
 
-def _probe_cells(inst: InstanceStatus, status: Status) -> list[str]:
+def instance_cells(inst: InstanceStatus, status: Status) -> list[str]:
+    """One instances-table row; Models is `present/declared` (`?` when unknown)."""
     present = "?" if inst.models_present is None else str(inst.models_present)
     return [
         inst.name,
