@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -19,8 +19,8 @@ from reconciler.chat import Fleet, Verdict, plan_checks, run_checks
 from reconciler.cli.main import EXIT_CODES_HELP
 from reconciler.cli.options import (
     Duration,
-    open_state,
     paths_argument,
+    retention,
     run_async,
     secret_policy,
     secrets_dir_option,
@@ -36,7 +36,7 @@ from reconciler.report.chat import (
     render_checks_table,
     render_junit,
 )
-from reconciler.state import StateDir
+from reconciler.state import DEFAULT_RETENTION, StateDir, state_dir_path
 
 DEFAULT_CHAT_PROMPT = "Introduce yourself in one sentence."
 
@@ -88,6 +88,8 @@ class ChatTestSettings:
     color: bool = False
     width: int = 120
     secrets: SecretPolicy | None = None  # None: files inside the manifest paths
+    state_dir: Path | None = None  # where the history goes (None: $ORC_STATE_DIR or .orc)
+    retention: float = DEFAULT_RETENTION
 
 
 @click.command("chat-test", help=HELP, epilog=EXIT_CODES_HELP)
@@ -150,8 +152,7 @@ def chat_test(
         width=shutil.get_terminal_size((120, 24)).columns,
         secrets=secret_policy(paths, secrets_dirs),
     )
-    with open_state(state_dir) as state:
-        return run_async(run_chat_test(settings, state))
+    return run_async(run_chat_test(replace(settings, state_dir=state_dir, retention=retention())))
 
 
 def check_flags(
@@ -175,13 +176,15 @@ def check_flags(
         raise UsageError("--every-model and --junit need --all")
 
 
-async def run_chat_test(settings: ChatTestSettings, state: StateDir | None = None) -> int:
-    """Load the fleet, then run one chat or the smoke tests; return the exit code. With a
-    `state`, every probe and chat is recorded in its history."""
-    async with Fleet.from_paths(settings.paths, secrets=settings.secrets, state=state) as fleet:
-        if settings.run_all:
-            return await run_smoke_tests(settings, fleet)
-        return await run_one_chat(settings, fleet)
+async def run_chat_test(settings: ChatTestSettings) -> int:
+    """Load the fleet, then run one chat or the smoke tests; return the exit code. Every probe
+    and chat is recorded in the state directory's history."""
+    path = state_dir_path(settings.state_dir)
+    with StateDir(path, retention=settings.retention) as state:
+        async with Fleet.from_paths(settings.paths, secrets=settings.secrets, state=state) as fleet:
+            if settings.run_all:
+                return await run_smoke_tests(settings, fleet)
+            return await run_one_chat(settings, fleet)
 
 
 async def run_one_chat(settings: ChatTestSettings, fleet: Fleet) -> int:

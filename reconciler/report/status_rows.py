@@ -29,7 +29,13 @@ MODEL_HEADERS = (
 
 def figures_title(status: Status) -> str:
     """`History of the last 24h (probes and chats):`."""
-    window = units.duration(timedelta(seconds=status.window or 0))
+    seconds = int(status.window or 0)
+    if seconds % 86400 == 0 and seconds >= 2 * 86400:
+        window = f"{seconds // 86400}d"
+    elif seconds % 3600 == 0 and seconds:
+        window = f"{seconds // 3600}h"
+    else:
+        window = units.duration(timedelta(seconds=seconds))
     return f"History of the last {window} (probes and chats):"
 
 
