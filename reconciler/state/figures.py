@@ -122,6 +122,7 @@ class FigureBook:
         self._width_ms = max(int(window * 1000 / SERIES_POINTS), 1)
         self._instances: dict[str, _Instance] = {}
         self._floor = -(2**62)  # buckets at or below this index have left the window
+        self._starts: dict[int, datetime] = {}  # bucket index → its start, made once
 
     def add_probe(
         self,
@@ -183,6 +184,7 @@ class FigureBook:
         if floor <= self._floor:
             return
         self._floor = floor
+        self._starts = {i: moment for i, moment in self._starts.items() if i > floor}
         for name in list(self._instances):
             state = self._instances[name]
             for index in [i for i in state.buckets if i <= floor]:
@@ -205,7 +207,7 @@ class FigureBook:
     def _figures(self, state: _Instance, since_ms: int) -> InstanceFigures:
         total = state.total
         series = tuple(
-            (from_ms(index * self._width_ms), round(b.latency_sum / b.latency_n, 1))
+            (self._start(index), round(b.latency_sum / b.latency_n, 1))
             for index, b in sorted(state.buckets.items())
             if b.latency_n
         )
@@ -213,15 +215,22 @@ class FigureBook:
         if state.error is not None and state.error[0] >= since_ms:
             at_ms, reason, message = state.error
             error = LastError(reason, message, from_ms(at_ms))
+        p50, p95 = _percentiles(total.histogram, total.latency_n, (0.50, 0.95))
         return InstanceFigures(
             probes=total.probes,
             uptime=round(total.up / total.probes, 4) if total.probes else None,
-            p50_ms=_percentile(total.histogram, total.latency_n, 0.50),
-            p95_ms=_percentile(total.histogram, total.latency_n, 0.95),
+            p50_ms=p50,
+            p95_ms=p95,
             series=series,
             last_error=error,
             chat=_chat(total),
         )
+
+    def _start(self, index: int) -> datetime:
+        moment = self._starts.get(index)
+        if moment is None:
+            moment = self._starts[index] = from_ms(index * self._width_ms)
+        return moment
 
 
 class FigureFeed:
@@ -279,17 +288,22 @@ def _value(key: int) -> float:
     return 0.0 if key == 0 else _FLOOR_MS * _RATIO ** (key - 1)
 
 
-def _percentile(histogram: Mapping[int, int], count: int, q: float) -> float | None:
-    """The nearest-rank percentile `q` of the histogram, rounded to 0.1 ms."""
-    if count <= 0:
-        return None
-    rank = max(math.ceil(q * count), 1)
+def _percentiles(
+    histogram: Mapping[int, int], count: int, qs: tuple[float, float]
+) -> tuple[float | None, float | None]:
+    """The nearest-rank percentiles `qs` (ascending) of the histogram, rounded to 0.1 ms."""
+    if count <= 0 or not histogram:
+        return None, None
+    ranks = [max(math.ceil(q * count), 1) for q in qs]
+    found: list[float] = []
     seen = 0
     for key in sorted(histogram):
         seen += histogram[key]
-        if seen >= rank:
-            return round(_value(key), 1)
-    return round(_value(max(histogram)), 1)
+        while len(found) < len(ranks) and seen >= ranks[len(found)]:
+            found.append(round(_value(key), 1))
+    last = round(_value(max(histogram)), 1)
+    found += [last] * (len(ranks) - len(found))
+    return found[0], found[1]
 
 
 def _chat(total: _Bucket) -> ChatFigures | None:
