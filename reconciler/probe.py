@@ -4,6 +4,9 @@ Per instance a steady-state probe costs three requests made together (version, t
 `/api/show` is asked only for digests that neither the state directory's cache nor another
 instance of this run already answered, since a show reply is fixed for a digest. One bad
 instance (unreachable, unauthorized, missing secret) becomes a value; the others go on.
+
+Every probe round is recorded in the state directory's history (one transaction per round), so
+`plan`, `status`, `watch` and the Python API all feed the figures of `orc status` from here.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -33,7 +36,7 @@ from reconciler.ollama import (
     ShowResponse,
     TLSConfig,
 )
-from reconciler.state import StateDir
+from reconciler.state import ProbeRecord, StateDir, to_ms
 
 T = TypeVar("T")
 ClientFactory = Callable[[ClientConfig], OllamaClient]
@@ -153,6 +156,7 @@ class Observer:
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)  # stamps checked_at; not a timer
     parallelism: int | None = None  # instances probed at once; None: all, bounded by requests
     secrets: SecretPolicy = field(default_factory=SecretPolicy)  # the runner's rules
+    history: bool = True  # record each round of probes in the state directory's history
 
     def __post_init__(self) -> None:
         self.cache = ShowCache(self.state)
@@ -163,7 +167,13 @@ class Observer:
         """Probe every instance of the desired fleet at once."""
         found = await asyncio.gather(*(self.instance(i) for i in desired.instances))
         self.cache.save()
+        self.record(found)
         return ObservedFleet({o.name: o for o in found})
+
+    def record(self, found: Iterable[ObservedInstance]) -> None:
+        """Append one round of probes to the history (one transaction), if there is a state."""
+        if self.state is not None and self.history:
+            self.state.record_probes([probe_record(o, self.wall) for o in found])
 
     async def instance(self, desired: DesiredInstance) -> ObservedInstance:
         """Probe one instance; failures become its health, never an exception."""
@@ -295,6 +305,21 @@ class Observer:
             message=message,
             checked_at=self.wall(),
         )
+
+
+def probe_record(seen: ObservedInstance, wall: Callable[[], datetime]) -> ProbeRecord:
+    """The history row of one probe; the reason and message are kept only when it failed."""
+    up = seen.inventory_known
+    return ProbeRecord(
+        at_ms=to_ms(seen.checked_at or wall()),
+        instance=seen.name,
+        health=str(seen.health),
+        up=up,
+        latency_ms=seen.latency_ms,
+        version=seen.version,
+        reason=None if up else seen.reason or None,
+        message=None if up else seen.message or None,
+    )
 
 
 def show_summary(show: ShowResponse) -> dict[str, Any]:

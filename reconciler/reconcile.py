@@ -117,6 +117,7 @@ class Reconciler:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.monotonic
     kept_loaded: KeptLoaded = field(default_factory=KeptLoaded)
+    history: bool = True  # record every probe round in the state directory's history
 
     async def observe(self, desired: DesiredFleet) -> ObservedFleet:
         """Probe every instance of `desired` concurrently; an instance seen evicting its
@@ -128,6 +129,7 @@ class Reconciler:
             self.env,
             parallelism=self.parallelism,  # probing is bounded by requests in flight
             secrets=self.secrets,
+            history=self.history,
         )
         return self.kept_loaded.observed(desired, await observer.fleet(desired))
 

@@ -35,6 +35,8 @@ from reconciler.ollama import ChatChunk, OllamaClient, OllamaError, OllamaUnreac
 
 Select = Callable[[], Awaitable[Selection]]
 ClientFor = Callable[[DesiredInstance], OllamaClient]
+# Told once how a stream ended: None when it answered, else the error it raised.
+OnDone = Callable[["ChatStream", BaseException | None], None]
 
 
 class ChatStream:
@@ -55,9 +57,11 @@ class ChatStream:
         clock: Callable[[], float],
         restart_after_output: bool = False,
         admission: Admission | None = None,
+        on_done: OnDone | None = None,
     ) -> None:
         self.request = request
         self.instance: str | None = None
+        self.last_tried: str | None = None  # the instance tried last (it refused, when failed)
         self.failovers: list[Failover] = []
         self._select = select
         self._client_for = client_for
@@ -67,13 +71,14 @@ class ChatStream:
         self._restart = restart_after_output
         self._result: FleetChatResult | None = None
         self._chunks: AsyncGenerator[ChatChunk, None] | None = None
+        self._on_done = on_done
 
     def __repr__(self) -> str:
         return f"ChatStream(model={str(self.request.model)!r}, instance={self.instance!r})"
 
     def __aiter__(self) -> AsyncGenerator[ChatChunk, None]:
         if self._chunks is None:
-            self._chunks = self._run()
+            self._chunks = self._run() if self._on_done is None else self._reported()
         return self._chunks
 
     async def aclose(self) -> None:
@@ -88,6 +93,18 @@ class ChatStream:
             raise ChatError("the chat stream has not finished yet", hint="iterate it to its end")
         return self._result
 
+    async def _reported(self) -> AsyncGenerator[ChatChunk, None]:
+        """`_run`, telling `on_done` how it ended (not when the caller stopped it early)."""
+        assert self._on_done is not None
+        try:
+            async with aclosing(self._run()) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        except Exception as exc:  # a caller's aclose or a cancellation is no ending to tell
+            self._on_done(self, exc)
+            raise
+        self._on_done(self, None)
+
     async def _run(self) -> AsyncGenerator[ChatChunk, None]:
         selection = await self._select()
         tried: list[str] = []
@@ -99,6 +116,7 @@ class ChatStream:
                 break
             instance = admitted.instance
             tried.append(instance.name)
+            self.last_tried = instance.name
             skipped.extend(_open(admitted))
             self._passed = [*selection.passed_over, *skipped]
             try:

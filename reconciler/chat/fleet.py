@@ -8,6 +8,10 @@ with the fleet; its pool holds the instance's `maxConcurrent` chats (default
 `DEFAULT_MAX_CONCURRENT`) plus a few connections for probes. Which instance takes each chat is the
 `Balancer`'s choice (see chat/balance.py): load spread within the best priority tier, circuits that
 keep every chat away from an instance as soon as it is found down.
+
+Given a state directory (`state_dir=` or `state=`), the fleet records every probe round and every
+chat (one row per instance tried: answered, failed or refused) in its history, as `orc
+chat-test` does; `orc status` shows the figures drawn from it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -26,7 +31,13 @@ from reconciler.chat.admission import Admission
 from reconciler.chat.attempt import ChatRequest
 from reconciler.chat.balance import Balancer, CircuitPolicy, InstanceLoad, Policy, limit
 from reconciler.chat.failover import ChatStream
-from reconciler.chat.result import FleetChatResult
+from reconciler.chat.result import (
+    ChatFailed,
+    FleetChatResult,
+    NoInstanceAvailable,
+    fails_over,
+    failure_reason,
+)
 from reconciler.chat.selection import Selection, select_candidates
 from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import ManifestError, UsageError
@@ -36,7 +47,7 @@ from reconciler.names import ModelName
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.ollama import ChatMessage, ChatOptionArgs, ChatOptions, OllamaClient
 from reconciler.probe import ClientFactory, Observer, client_config
-from reconciler.state import StateDir
+from reconciler.state import ChatOutcome, ChatRecord, StateDir, to_ms
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -68,7 +79,9 @@ class Fleet:
     `os.environ`); `secrets` is the runner's `SecretPolicy` (default: any variable, files
     anywhere, as for a fleet built in code; `from_paths` confines files to the manifests'
     folders); `clock` gives monotonic seconds, for the age of observations and the timings
-    of chats. Use `async with Fleet(...) as fleet` (or call `aclose()`) to close the clients.
+    of chats. `state_dir` (a folder, created when needed) or `state` (an open `StateDir`) keeps
+    the show cache there and records every probe and chat in its history. Use `async with
+    Fleet(...) as fleet` (or call `aclose()`) to close the clients (and `state_dir`).
     """
 
     def __init__(
@@ -84,6 +97,7 @@ class Fleet:
         circuit: CircuitPolicy | None = None,
         wait_limit: float = DEFAULT_WAIT_LIMIT,
         secrets: SecretPolicy | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.desired = desired
         self.max_age = max_age
@@ -91,9 +105,12 @@ class Fleet:
         self._env = env
         self._secrets = secrets or SecretPolicy()
         self._clock = clock
+        self._owned = StateDir(Path(state_dir)) if state is None and state_dir is not None else None
+        self.state = state or self._owned
         self._observer = Observer(
-            state=state, client_factory=client_factory, env=env, secrets=self._secrets
+            state=self.state, client_factory=client_factory, env=env, secrets=self._secrets
         )
+        self._unrecorded: list[ObservedInstance] = []
         self._seen: dict[str, tuple[ObservedInstance, float]] = {}
         self._probes: dict[str, asyncio.Future[ObservedInstance]] = {}
         self._clients: dict[str, OllamaClient] = {}
@@ -114,6 +131,7 @@ class Fleet:
         circuit: CircuitPolicy | None = None,
         wait_limit: float = DEFAULT_WAIT_LIMIT,
         secrets: SecretPolicy | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
     ) -> Fleet:
         """Load the manifests under `paths` (files or folders); raise ManifestError if invalid.
 
@@ -135,6 +153,7 @@ class Fleet:
             circuit=circuit,
             wait_limit=wait_limit,
             secrets=secrets or SecretPolicy.for_manifests(manifests),
+            state_dir=state_dir,
         )
 
     def __repr__(self) -> str:
@@ -149,9 +168,11 @@ class Fleet:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the clients of every instance chatted with."""
+        """Close the clients of every instance chatted with (and the `state_dir` opened)."""
         clients, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(client.aclose() for client in clients))
+        if self._owned is not None:
+            self._owned.close()
 
     @property
     def instances(self) -> tuple[DesiredInstance, ...]:
@@ -236,7 +257,14 @@ class Fleet:
             clock=self._clock,
             restart_after_output=restart,
             admission=self.admission,
+            on_done=self._record_chat if self.state is not None else None,
         )
+
+    def _record_chat(self, stream: ChatStream, error: BaseException | None) -> None:
+        """Append the attempts of a finished chat to the history."""
+        if self.state is not None:
+            at_ms = to_ms(datetime.now(UTC))
+            self.state.record_chats(chat_records(stream, error, at_ms))
 
     def _client(self, instance: DesiredInstance) -> OllamaClient:
         client = self._clients.get(instance.name)
@@ -254,6 +282,8 @@ class Fleet:
         now = self._clock()
         stale = [i for i in wanted if refresh or self._stale(i.name, now)]
         await asyncio.gather(*(self._probe(i) for i in stale))
+        done, self._unrecorded = self._unrecorded, []
+        self._observer.record(done)  # the probes made since the last time, in one transaction
         return {i.name: self._seen[i.name][0] for i in wanted}
 
     async def _probe(self, instance: DesiredInstance) -> ObservedInstance:
@@ -269,11 +299,45 @@ class Fleet:
         observed = await self._observer.instance(instance)
         self._observer.cache.save()
         self._seen[observed.name] = (observed, self._clock())
+        self._unrecorded.append(observed)
         return observed
 
     def _stale(self, name: str, now: float) -> bool:
         known = self._seen.get(name)
         return known is None or now - known[1] > self.max_age
+
+
+def chat_records(stream: ChatStream, error: BaseException | None, at_ms: int) -> list[ChatRecord]:
+    """The history rows of a finished chat: one per instance tried, in the order tried."""
+    model = stream.request.model.display
+    tried = [f for f in stream.failovers if f.tried]
+    rows = [
+        ChatRecord(at_ms, f.instance, model, ChatOutcome.FAILED, failovers=n, reason=f.reason)
+        for n, f in enumerate(tried)
+    ]
+    if error is None:
+        result = stream.result
+        ttft = result.time_to_first_token
+        rows.append(
+            ChatRecord(
+                at_ms,
+                result.instance,
+                model,
+                ChatOutcome.OK,
+                ttft_ms=None if ttft is None else round(ttft * 1000, 1),
+                tokens_per_second=result.tokens_per_second,
+                failovers=len(result.failovers),
+            )
+        )
+    elif isinstance(error, ChatFailed) and stream.last_tried is not None:
+        outcome = ChatOutcome.FAILED if fails_over(error.error) else ChatOutcome.REFUSED
+        reason = failure_reason(error.error)
+        rows.append(
+            ChatRecord(at_ms, stream.last_tried, model, outcome, None, None, len(tried), reason)
+        )
+    elif isinstance(error, NoInstanceAvailable) and not rows:
+        rows.append(ChatRecord(at_ms, "", model, ChatOutcome.UNAVAILABLE, reason="no instance"))
+    return rows
 
 
 def _request(

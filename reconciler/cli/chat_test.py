@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -20,9 +20,11 @@ from reconciler.cli.main import exit_codes_help
 from reconciler.cli.options import (
     Duration,
     paths_argument,
+    retention,
     run_async,
     secret_policy,
     secrets_dir_option,
+    state_dir_option,
     use_color,
 )
 from reconciler.errors import ExitCode, ReconcilerError, UsageError
@@ -35,6 +37,7 @@ from reconciler.report.chat import (
     render_checks_table,
     render_junit,
 )
+from reconciler.state import DEFAULT_RETENTION, StateDir, state_dir_path
 
 DEFAULT_CHAT_PROMPT = "Introduce yourself in one sentence."
 
@@ -55,6 +58,11 @@ Smoke tests (--all): every `smoke` entry of every enabled instance runs on that 
 reply must match `expect`; --every-model adds a short chat with every other declared model.
 Instances are tested in parallel (spec.parallelism of the Fleet). Embedding models are skipped.
 Exit 1 when any check failed.
+
+\b
+Every chat (each instance tried: answered, failed or refused, with the time to the first token
+and tokens/s) and every probe is recorded in the state directory's history, for `orc status`
+and `orc history`.
 
 \b
 Examples:
@@ -81,6 +89,8 @@ class ChatTestSettings:
     color: bool = False
     width: int = 120
     secrets: SecretPolicy | None = None  # None: files inside the manifest paths
+    state_dir: Path | None = None  # where the history goes (None: $ORC_STATE_DIR or .orc)
+    retention: float = DEFAULT_RETENTION
 
 
 EPILOG_EXIT_CODES = exit_codes_help(
@@ -120,6 +130,7 @@ EPILOG_EXIT_CODES = exit_codes_help(
     help="text: streamed reply or table; json: one object.",
 )
 @secrets_dir_option
+@state_dir_option
 def chat_test(
     paths: tuple[Path, ...],
     model: str | None,
@@ -132,6 +143,7 @@ def chat_test(
     junit: Path | None,
     output_format: str,
     secrets_dirs: tuple[Path, ...],
+    state_dir: Path | None,
 ) -> int:
     """Run one chat or the smoke tests and return the exit code."""
     check_flags(model, run_all, every_model, junit, prompt, system)
@@ -150,6 +162,7 @@ def chat_test(
         width=shutil.get_terminal_size((120, 24)).columns,
         secrets=secret_policy(paths, secrets_dirs),
     )
+    settings = replace(settings, state_dir=state_dir, retention=retention())
     try:
         return run_async(run_chat_test(settings))
     except ReconcilerError as exc:
@@ -180,11 +193,14 @@ def check_flags(
 
 
 async def run_chat_test(settings: ChatTestSettings) -> int:
-    """Load the fleet, then run one chat or the smoke tests; return the exit code."""
-    async with Fleet.from_paths(settings.paths, secrets=settings.secrets) as fleet:
-        if settings.run_all:
-            return await run_smoke_tests(settings, fleet)
-        return await run_one_chat(settings, fleet)
+    """Load the fleet, then run one chat or the smoke tests; return the exit code. Every probe
+    and chat is recorded in the state directory's history."""
+    path = state_dir_path(settings.state_dir)
+    with StateDir(path, retention=settings.retention) as state:
+        async with Fleet.from_paths(settings.paths, secrets=settings.secrets, state=state) as fleet:
+            if settings.run_all:
+                return await run_smoke_tests(settings, fleet)
+            return await run_one_chat(settings, fleet)
 
 
 async def run_one_chat(settings: ChatTestSettings, fleet: Fleet) -> int:

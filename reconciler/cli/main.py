@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "plan": "reconciler.cli.plan:plan_command",
     "apply": "reconciler.cli.apply:apply_command",
     "status": "reconciler.cli.status:status_command",
+    "history": "reconciler.cli.history:history_command",
     "watch": "reconciler.cli.watch:watch_command",
     "demo": "reconciler.cli.demo:demo_command",
     "schema": "reconciler.cli.schema:schema",

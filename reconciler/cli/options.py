@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -21,19 +22,22 @@ import click
 from reconciler.errors import InterruptedRun, UsageError
 from reconciler.manifest.durations import parse_duration
 from reconciler.manifest.secretpolicy import SECRET_ENV_VAR, SECRETS_DIR_VAR, SecretPolicy
-from reconciler.state import STATE_DIR_ENV, StateDir, state_dir_path
+from reconciler.state import DEFAULT_RETENTION, STATE_DIR_ENV, StateDir, state_dir_path
 
 F = TypeVar("F", bound=Callable[..., Any])
+_DAYS = re.compile(r"^([0-9]+(?:\.[0-9]+)?)d(.*)$")
 T = TypeVar("T")
 
 
 class Duration(click.ParamType[float]):
-    """A duration flag: seconds (`30`, `1.5`) or `300ms`, `10s`, `5m`, `1h30m`, as in manifests."""
+    """A duration flag: seconds (`30`, `1.5`) or `300ms`, `10s`, `5m`, `1h30m`, as in manifests;
+    with `days`, also a leading number of days (`30d`, `7d12h`)."""
 
     name = "duration"
 
-    def __init__(self, allow_zero: bool = False) -> None:
+    def __init__(self, allow_zero: bool = False, *, days: bool = False) -> None:
         self.allow_zero = allow_zero
+        self.days = days
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
@@ -41,6 +45,11 @@ class Duration(click.ParamType[float]):
         if isinstance(value, float):
             return value
         text = str(value).strip()
+        match = _DAYS.match(text) if self.days else None
+        if match is not None:
+            rest = match.group(2)
+            extra = self.convert(rest, param, ctx) if rest else 0.0
+            return float(match.group(1)) * 86400 + extra
         try:
             number: float | str = float(text)
         except ValueError:
@@ -102,13 +111,54 @@ paths_argument = click.argument(
 )
 
 
+_RETENTION_KEY = "orc.retention"
+
+
 def state_dir_option(func: F) -> F:
-    """`--state-dir DIR` (env ORC_STATE_DIR, default ./.orc)."""
+    """`--state-dir DIR` (env ORC_STATE_DIR, default ./.orc) and `--retention DURATION`.
+
+    The retention is kept in the click context (`retention()` reads it, `open_state` uses it),
+    so that every command writing history takes it without a parameter of its own.
+    """
+    func = click.option(
+        "--retention",
+        type=Duration(days=True),
+        default="30d",
+        show_default=True,
+        expose_value=False,
+        callback=_keep_retention,
+        help="How long probes and chats stay in the history (e.g. 7d, 12h); older ones are "
+        "pruned a few at a time as new ones are written.",
+    )(func)
     return click.option(
         "--state-dir",
         type=click.Path(path_type=Path, file_okay=False),
         default=None,
         help=f"State directory (show cache, lock, history). Default: ${STATE_DIR_ENV} or .orc",
+    )(func)
+
+
+def _keep_retention(ctx: click.Context, param: click.Parameter, value: float | None) -> None:
+    ctx.meta[_RETENTION_KEY] = DEFAULT_RETENTION if value is None else value
+
+
+def retention() -> float:
+    """The `--retention` of the command being run (the default outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return DEFAULT_RETENTION
+    return float(ctx.meta.get(_RETENTION_KEY, DEFAULT_RETENTION))
+
+
+def window_option(func: F) -> F:
+    """`--window DURATION`: the span the history's figures cover (default 24h)."""
+    return click.option(
+        "--window",
+        type=Duration(days=True),
+        default="24h",
+        show_default=True,
+        help="The span of history the figures cover: uptime, latency p50/p95, last error, "
+        "chats (e.g. 1h, 7d).",
     )(func)
 
 
@@ -192,8 +242,9 @@ def parse_selector(values: tuple[str, ...]) -> dict[str, str]:
 
 
 def open_state(option: Path | None) -> StateDir:
-    """The state directory named by the option, the environment, or the default."""
-    return StateDir(state_dir_path(option))
+    """The state directory named by the option, the environment, or the default, keeping
+    history for the command's `--retention`."""
+    return StateDir(state_dir_path(option), retention=retention())
 
 
 def use_color(stream: TextIO | None = None) -> bool:

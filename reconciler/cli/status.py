@@ -20,6 +20,7 @@ from reconciler.cli.options import (
     selection_options,
     state_dir_option,
     use_color,
+    window_option,
     write_output,
 )
 from reconciler.errors import ExitCode
@@ -32,6 +33,7 @@ from reconciler.report import (
     render_status_markdown,
     render_status_table,
 )
+from reconciler.state import FigureFeed
 
 FORMATS = ("table", "json", "markdown")
 
@@ -55,6 +57,7 @@ EPILOG_EXIT_CODES = exit_codes_help(
     is_flag=True,
     help="Exit 2 unless every enabled instance is healthy and in sync (0 then).",
 )
+@window_option
 @selection_options
 @parallelism_option
 @secrets_dir_option
@@ -64,6 +67,7 @@ def status_command(
     fmt: str,
     models: bool,
     detailed_exitcode: bool,
+    window: float,
     targets: tuple[str, ...],
     selectors: tuple[str, ...],
     parallelism: int | None,
@@ -76,18 +80,27 @@ def status_command(
     sync (Synced, OutOfSync, Unknown), checked at. `--models` adds one row per model per
     instance: size, quantisation, context length, capabilities, loaded until, declared or not.
 
+    Every probe is kept in the state directory's history; from it, over `--window`, each
+    instance also shows its uptime (the fraction of probes that reached it), latency p50/p95,
+    last error and when, and the chats it served (success rate, mean time to first token).
+    These columns (and the JSON keys uptime, latency, lastError, chat) are left out when the
+    state directory cannot be written; a figure the history has nothing for shows as `—`.
+
     \b
     Examples:
       orc status manifests/
       orc status manifests/ --models --format markdown
       orc status manifests/ --format json --detailed-exitcode
+      orc status manifests/ --window 7d
     """
     desired = select(load_desired(list(paths)), targets, parse_selector(selectors))
     secrets = secret_policy(paths, secrets_dirs)
     with open_state(state_dir) as state:
         reconciler = Reconciler(state=state, parallelism=parallelism, secrets=secrets)
         observed = run_async(reconciler.observe(desired))
-    status = build_status(desired, observed, datetime.now(UTC))
+        now = datetime.now(UTC)
+        figures = state.figures(FigureFeed(window), now)
+    status = build_status(desired, observed, now, figures)
     write_output(_render(status, fmt, models))
     if not status.answered:
         click.echo("Error: no enabled instance answered (see the health column above)", err=True)

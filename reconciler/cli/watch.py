@@ -12,9 +12,11 @@ from reconciler.cli.options import (
     parallelism_option,
     parse_selector,
     paths_argument,
+    retention,
     secret_policy,
     secrets_dir_option,
     state_dir_option,
+    window_option,
 )
 from reconciler.watch import DEFAULT_LISTEN, TOKEN_ENV, Mode, WatchSettings, run_watch
 
@@ -31,9 +33,10 @@ Triggers:
 HTTP endpoints (only with --listen; default address {DEFAULT_ADDRESS}):
   GET  /healthz    200 while the loop runs and a reconcile ended (or an apply made progress)
                    within 3 intervals, else 503
-  GET  /status     the `orc status --format json` document, plus conditions (Ready,
-                   Reconciling, Stalled), lastReconcile and manifests (valid, diagnostics,
-                   git revision)
+  GET  /status     the `orc status --format json` document (with the history's figures over
+                   --window: uptime, latency p50/p95 and series, lastError, chat), plus
+                   conditions (Ready, Reconciling, Stalled), lastReconcile and manifests
+                   (valid, diagnostics, git revision)
   GET  /metrics    Prometheus: orc_instance_up, orc_instance_latency_seconds,
                    orc_models_desired/present/missing, orc_drift_detected, orc_reconciles_total,
                    orc_reconcile_duration_seconds, orc_last_reconcile_timestamp_seconds,
@@ -138,6 +141,7 @@ def parse_listen(value: str) -> tuple[str, int]:
     "the fleet, for several watchers over one manifests repository. Refused when it matches "
     "no instance; /status lists the instances owned.",
 )
+@window_option
 @parallelism_option
 @secrets_dir_option
 @state_dir_option
@@ -151,6 +155,7 @@ def watch_command(
     status_file: Path | None,
     log_format: str,
     selectors: tuple[str, ...],
+    window: float,
     parallelism: int | None,
     secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
@@ -178,5 +183,7 @@ def watch_command(
         webhook_token=os.environ.get(TOKEN_ENV),
         secrets=secret_policy(paths, secrets_dirs),
         selector=parse_selector(selectors),
+        retention=retention(),
+        window=window,
     )
     return run_watch(settings)

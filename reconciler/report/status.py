@@ -3,6 +3,11 @@
 Built from the desired and observed fleets; sync comes from the plan itself (no actions: Synced,
 blocked: Unknown), so `status` and `plan` can never disagree. Disabled instances are never
 changed, but their drift is still computed and shown, as if they were enabled.
+
+Given the figures of the history (uptime, latency percentiles and series, last error, chats over a
+window), each instance carries them too: the JSON gains `uptime`, `latency`, `lastError` and
+`chat` per instance and `historyWindow` at the top, the tables gain columns. Without them (no
+state directory) the document and the tables are exactly as before.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.names import ModelName
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel, Sync
 from reconciler.plan import InstancePlan, is_embedding, observed_for, plan
+from reconciler.state import FleetFigures, InstanceFigures
 
 FORMAT_VERSION = "1"
 DIGEST_LENGTH = 12  # as `ollama list` shows an ID
@@ -39,6 +45,7 @@ class InstanceStatus:
     sync: Sync
     changes: int  # actions a plan would make
     checked_at: datetime | None
+    figures: InstanceFigures | None = None  # from the history; None: no history was read
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,8 @@ class Status:
     generated_at: datetime
     instances: tuple[InstanceStatus, ...]
     models: tuple[ModelStatus, ...]
+    window: float | None = None  # seconds the figures cover; None: no history was read
+    window_since: datetime | None = None
 
     @property
     def health(self) -> Health:
@@ -111,13 +120,21 @@ class Status:
             },
             "instances": [_instance_dict(i) for i in self.instances],
         }
+        if self.window is not None:
+            out["historyWindow"] = {"seconds": self.window, "since": _iso(self.window_since)}
         if models:
             out["models"] = [_model_dict(m) for m in self.models]
         return out
 
 
-def build_status(desired: DesiredFleet, observed: ObservedFleet, now: datetime) -> Status:
-    """The status of every declared instance, in name order, and of every model they hold."""
+def build_status(
+    desired: DesiredFleet,
+    observed: ObservedFleet,
+    now: datetime,
+    figures: FleetFigures | None = None,
+) -> Status:
+    """The status of every declared instance, in name order, and of every model they hold;
+    with `figures`, each instance's figures from the history."""
     as_if_enabled = replace(
         desired, instances=tuple(replace(i, enabled=True) for i in desired.instances)
     )
@@ -125,10 +142,15 @@ def build_status(desired: DesiredFleet, observed: ObservedFleet, now: datetime) 
     instances, models = [], []
     for inst in sorted(desired.instances, key=lambda i: i.name):
         seen = observed_for(inst, observed)
-        instances.append(_instance_status(inst, seen, plans[inst.name]))
+        row = _instance_status(inst, seen, plans[inst.name])
+        if figures is not None:
+            row = replace(row, figures=figures.of(inst.name))
+        instances.append(row)
         if seen.inventory_known:
             models += [_model_status(inst, m) for m in sorted(seen.models, key=lambda m: m.name)]
-    return Status(desired.name, now, tuple(instances), tuple(models))
+    if figures is None:
+        return Status(desired.name, now, tuple(instances), tuple(models))
+    return Status(desired.name, now, tuple(instances), tuple(models), figures.window, figures.since)
 
 
 def _instance_status(
@@ -184,6 +206,37 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _instance_dict(inst: InstanceStatus) -> dict[str, Any]:
+    out = _probe_dict(inst)
+    if inst.figures is not None:
+        out.update(figures_dict(inst.figures))
+    return out
+
+
+def figures_dict(figures: InstanceFigures) -> dict[str, Any]:
+    """An instance's figures as the status document carries them."""
+    error = figures.last_error
+    chat = figures.chat
+    return {
+        "uptime": figures.uptime,
+        "latency": {
+            "p50Ms": figures.p50_ms,
+            "p95Ms": figures.p95_ms,
+            "series": [[_iso(at), ms] for at, ms in figures.series],
+        },
+        "lastError": None
+        if error is None
+        else {"reason": error.reason, "message": error.message, "at": _iso(error.at)},
+        "chat": None
+        if chat is None
+        else {
+            "requests": chat.requests,
+            "successRate": chat.success_rate,
+            "meanTtftMs": chat.mean_ttft_ms,
+        },
+    }
+
+
+def _probe_dict(inst: InstanceStatus) -> dict[str, Any]:
     return {
         "name": inst.name,
         "url": inst.url,

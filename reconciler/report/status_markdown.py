@@ -5,8 +5,11 @@ from __future__ import annotations
 from reconciler.report import markdown
 from reconciler.report.status import Status
 from reconciler.report.status_rows import (
+    FIGURE_HEADERS,
     INSTANCE_HEADERS,
     MODEL_HEADERS,
+    figure_cells,
+    figures_title,
     instance_cells,
     model_cells,
     problems,
@@ -21,6 +24,10 @@ def render_status_markdown(status: Status, *, models: bool = False) -> str:
         f"### orc status\n\n**{verdict(status)}**\n",
         markdown.table(INSTANCE_HEADERS, rows, numeric=(3, 6)),
     ]
+    if status.window is not None:
+        figure_rows = [_code(figure_cells(i, status), 0) for i in status.instances]
+        table = markdown.table(FIGURE_HEADERS, figure_rows, numeric=(1, 2))
+        parts.append(f"{figures_title(status)}\n\n{table}")
     issues = [f"- `{i.name}`: {i.health}: {markdown.cell(i.message)}\n" for i in problems(status)]
     if issues:
         parts.append("".join(issues))

@@ -1,6 +1,14 @@
-"""The cells of the status tables as plain strings, shared by the terminal and Markdown forms."""
+"""The cells of the status tables as plain strings, shared by the terminal and Markdown forms.
+
+The figures table (uptime, latency p50/p95, last error, chats per instance) is shown only when
+the status carries figures from the history, below the instances table, so a status built
+without a state directory looks as it always did and the instances table keeps its width; a
+figure the history has nothing for shows as `—`.
+"""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from reconciler.observed import Health, Sync
 from reconciler.report import units
@@ -11,10 +19,46 @@ INSTANCE_HEADERS = (
     "Checked",
 )  # fmt: skip
 HEALTH_COLUMN, SYNC_COLUMN = 4, 8
+FIGURE_HEADERS = ("Name", "Uptime", "p50/p95", "Last error", "Chat")
+NONE = "—"  # a figure the history has nothing for
 MODEL_HEADERS = (
     "Instance", "Model", "Size", "Params", "Quant", "Context", "Capabilities", "Loaded",
     "Declared", "Digest",
 )  # fmt: skip
+
+
+def figures_title(status: Status) -> str:
+    """`History of the last 24h (probes and chats):`."""
+    seconds = int(status.window or 0)
+    if seconds % 86400 == 0 and seconds >= 2 * 86400:
+        window = f"{seconds // 86400}d"
+    elif seconds % 3600 == 0 and seconds:
+        window = f"{seconds // 3600}h"
+    else:
+        window = units.duration(timedelta(seconds=seconds))
+    return f"History of the last {window} (probes and chats):"
+
+
+def figure_cells(inst: InstanceStatus, status: Status) -> list[str]:
+    """Name, uptime `99.5%`, latency `12/30 ms`, last error `Timeout 3h ago`, chat
+    `92% of 12, 340 ms` (answered of attempted, mean time to first token)."""
+    fig = inst.figures
+    if fig is None:
+        return [inst.name] + [NONE] * (len(FIGURE_HEADERS) - 1)
+    uptime = NONE if fig.uptime is None else units.percent(fig.uptime)
+    latency = NONE
+    if fig.p50_ms is not None and fig.p95_ms is not None:
+        latency = f"{fig.p50_ms:.0f}/{fig.p95_ms:.0f} ms"
+    error = NONE
+    if fig.last_error is not None:
+        error = f"{fig.last_error.reason} {units.age(fig.last_error.at, status.generated_at)}"
+    chat = NONE
+    if fig.chat is not None:
+        rate = NONE if fig.chat.success_rate is None else units.percent(fig.chat.success_rate)
+        chat = f"{rate} of {fig.chat.requests}"
+        if fig.chat.mean_ttft_ms is not None:
+            chat += f", {fig.chat.mean_ttft_ms:.0f} ms"
+    return [inst.name, uptime, latency, error, chat]
 
 
 def instance_cells(inst: InstanceStatus, status: Status) -> list[str]:

@@ -14,10 +14,13 @@ from rich.text import Text
 from reconciler.report import style
 from reconciler.report.status import Status
 from reconciler.report.status_rows import (
+    FIGURE_HEADERS,
     HEALTH_COLUMN,
     INSTANCE_HEADERS,
     MODEL_HEADERS,
     SYNC_COLUMN,
+    figure_cells,
+    figures_title,
     instance_cells,
     model_cells,
     problems,
@@ -25,7 +28,7 @@ from reconciler.report.status_rows import (
 )
 
 # Columns that may wrap on a narrow terminal, with the width they keep at least.
-_WRAPPING = {"URL": 12, "Capabilities": 12, "Sync": 9, "Checked": 6}
+_WRAPPING = {"URL": 12, "Capabilities": 12, "Sync": 9, "Checked": 6, "Last error": 12}
 
 
 def render_status_table(
@@ -47,6 +50,10 @@ def render_status_table(
     for inst in problems(status):
         line = f"{inst.name}: {inst.health}: {inst.message}"
         parts.append(Text(line, style=style.HEALTH_STYLES[inst.health]))
+    if status.window is not None:
+        parts.append(Text(figures_title(status), style=style.HEADER_STYLE))
+        figure_rows = [_styled(figure_cells(i, status), {}) for i in status.instances]
+        parts.append(_table(FIGURE_HEADERS, figure_rows))
     if models:
         model_rows = [_styled(model_cells(m, status), {}) for m in status.models]
         parts.append(_table(MODEL_HEADERS, model_rows))

@@ -30,6 +30,12 @@ def latency(ms: float | None) -> str:
     return "-" if ms is None else f"{ms:.0f} ms"
 
 
+def percent(fraction: float) -> str:
+    """`0.9953` → `99.5%`; `1.0` → `100%`."""
+    value = fraction * 100
+    return "100%" if value >= 99.95 else f"{value:.1f}%"
+
+
 def duration(delta: timedelta) -> str:
     """The largest unit only: `45s`, `4m`, `2h`, `3d`."""
     seconds = max(int(delta.total_seconds()), 0)

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');
+INSERT OR REPLACE INTO meta VALUES ('schema_version', '2');
 CREATE TABLE IF NOT EXISTS show_cache (
     digest TEXT PRIMARY KEY,
     data TEXT NOT NULL,
@@ -39,6 +39,32 @@ CREATE TABLE IF NOT EXISTS apply_history (
     seconds REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS apply_history_run ON apply_history (run_id);
+CREATE TABLE IF NOT EXISTS probe_history (
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    instance TEXT NOT NULL,
+    health TEXT NOT NULL,
+    up INTEGER NOT NULL,
+    latency_ms REAL,
+    version TEXT,
+    reason TEXT,
+    message TEXT
+);
+CREATE INDEX IF NOT EXISTS probe_history_instance_at ON probe_history (instance, at_ms);
+CREATE INDEX IF NOT EXISTS probe_history_at ON probe_history (at_ms);
+CREATE TABLE IF NOT EXISTS chat_history (
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    instance TEXT NOT NULL,
+    model TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    ttft_ms REAL,
+    tokens_per_second REAL,
+    failovers INTEGER NOT NULL,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS chat_history_instance_at ON chat_history (instance, at_ms);
+CREATE INDEX IF NOT EXISTS chat_history_at ON chat_history (at_ms);
 """
 
 Opener = Callable[[Path, float], sqlite3.Connection]

@@ -1,11 +1,12 @@
-"""The state directory of one working copy (`.orc/`): show cache, apply history and apply lock.
+"""The state directory of one working copy (`.orc/`): show cache, history and apply lock.
 
 It is opened lazily and created on first use. Each failure gets its own answer, and none of them
 destroys the history:
 - a database another process holds is waited for, up to one overall bound, then refused by name;
 - a file that is provably not a SQLite database is set aside (renamed), said once, and replaced;
-- a directory that cannot be written: the show cache is skipped (said once), so `plan` and
-  `status` still work, while the lock and the history, which `apply` needs, refuse;
+- a directory that cannot be written: the show cache and the probe and chat history are skipped
+  (said once), so `plan` and `status` still work, while the lock and the apply history, which
+  `apply` needs, refuse;
 - `state.db` being a directory, or an SQLite file with damaged pages: a clear error, untouched.
 """
 
@@ -16,13 +17,13 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler.errors import StateError
-from reconciler.state import history, showcache
+from reconciler.state import history, probes, showcache
 from reconciler.state.database import (
     Opener,
     Problem,
@@ -31,6 +32,7 @@ from reconciler.state.database import (
     provably_not_sqlite,
     set_aside,
 )
+from reconciler.state.figures import FigureFeed, FleetFigures
 from reconciler.state.history import HistoryRecord
 from reconciler.state.lock import (
     LockHolder,
@@ -41,10 +43,12 @@ from reconciler.state.lock import (
     now_text,
     refusal,
 )
+from reconciler.state.probes import ChatRecord, ProbeRecord
 
 STATE_DIR_ENV = "ORC_STATE_DIR"
 DEFAULT_STATE_DIR = ".orc"
 BUSY_TIMEOUT = 10.0  # seconds, in all, that one operation waits for a busy database
+DEFAULT_RETENTION = 30 * 86400.0  # seconds probes and chats are kept (`--retention`)
 _RETRY_PAUSE = 0.05  # between attempts when SQLite reports busy without waiting itself
 _HINT = f"pass --state-dir or set {STATE_DIR_ENV} to a writable folder"
 
@@ -91,9 +95,11 @@ class StateDir:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retention: float = DEFAULT_RETENTION,
     ) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.retention = retention
         self._warn, self._opener = warn, opener
         self._clock, self._sleep, self._wall = clock, sleep, wall
         self._db: sqlite3.Connection | None = None
@@ -138,7 +144,63 @@ class StateDir:
         except StateUnwritable as exc:
             self._skip_cache(exc)
 
-    # -- history and lock: what apply needs, so their failures are errors ------------------
+    # -- probe and chat history: like the cache, skipped when the directory is unwritable ---
+
+    @property
+    def records_history(self) -> bool:
+        """Whether probes and chats are still being recorded (False once found unwritable)."""
+        return not self._without_cache
+
+    def record_probes(self, records: Sequence[ProbeRecord]) -> None:
+        """Append one round of probes (one transaction), pruning what `retention` lets go."""
+        keep = int(self.retention * 1000)
+        self._quietly(lambda db, k: probes.record_probes(db, records, k), records, keep)
+
+    def record_chats(self, records: Sequence[ChatRecord]) -> None:
+        """Append the attempts of one chat (one transaction), pruning as `record_probes`."""
+        keep = int(self.retention * 1000)
+        self._quietly(lambda db, k: probes.record_chats(db, records, k), records, keep)
+
+    def figures(self, feed: FigureFeed, now: datetime) -> FleetFigures | None:
+        """`feed` brought up to date with the history; None when the directory is unwritable."""
+        if self._without_cache:
+            return None
+        try:
+            return self._run(lambda db: feed.update(db, now))
+        except StateUnwritable as exc:
+            self._skip_cache(exc)
+            return None
+
+    def probe_history(
+        self, since_ms: int, instance: str | None = None, limit: int | None = None
+    ) -> tuple[list[ProbeRecord], int]:
+        """The newest `limit` probes since `since_ms` (oldest first) and how many there are."""
+        return self._run(lambda db: _newest(db, "probe_history", since_ms, instance, limit))
+
+    def chat_history(
+        self, since_ms: int, instance: str | None = None, limit: int | None = None
+    ) -> tuple[list[ChatRecord], int]:
+        """The newest `limit` chat attempts since `since_ms` and how many there are."""
+        return self._run(lambda db: _newest(db, "chat_history", since_ms, instance, limit))
+
+    def apply_history_since(self, since: str, instance: str | None = None) -> list[HistoryRecord]:
+        """Applied actions that finished at `since` (`YYYY-MM-DDTHH:MM:SSZ`) or later."""
+        return self._run(lambda db: history.read_since(db, since, instance))
+
+    def _quietly(
+        self,
+        write: Callable[[sqlite3.Connection, int], None],
+        records: Sequence[object],
+        keep_ms: int,
+    ) -> None:
+        if not records or self._without_cache:
+            return
+        try:
+            self._run(lambda db: write(db, keep_ms))
+        except StateUnwritable as exc:
+            self._skip_cache(exc)
+
+    # -- apply history and lock: what apply needs, so their failures are errors ------------
 
     def record_history(self, records: Iterable[HistoryRecord]) -> None:
         """Append the outcomes of one apply run."""
@@ -274,3 +336,14 @@ class StateDir:
                 " --state-dir",
             )
         return StateError(f"cannot use the state database {path}: {exc}", hint=_HINT)
+
+
+def _newest(
+    db: sqlite3.Connection, table: str, since_ms: int, instance: str | None, limit: int | None
+) -> tuple[list[Any], int]:
+    total = probes.count_since(db, table, since_ms, instance)
+    if table == "probe_history":
+        rows: list[Any] = [r for _, r in probes.read_probes(db, since_ms, instance, limit=limit)]
+    else:
+        rows = [r for _, r in probes.read_chats(db, since_ms, instance, limit=limit)]
+    return rows, total

@@ -45,3 +45,14 @@ def read_history(db: sqlite3.Connection, limit: int) -> list[HistoryRecord]:
     sql = f"SELECT {_COLUMNS} FROM apply_history ORDER BY id DESC LIMIT ?"
     rows = db.execute(sql, [limit]).fetchall()
     return [HistoryRecord(*row) for row in reversed(rows)]
+
+
+def read_since(db: sqlite3.Connection, since: str, instance: str | None) -> list[HistoryRecord]:
+    """The records of actions that finished at `since` or later, oldest first."""
+    sql = f"SELECT {_COLUMNS} FROM apply_history WHERE finished_at >= ?"
+    args = [since]
+    if instance is not None:
+        sql += " AND instance = ?"
+        args.append(instance)
+    rows = db.execute(sql + " ORDER BY id", args).fetchall()
+    return [HistoryRecord(*row) for row in rows]

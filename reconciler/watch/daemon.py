@@ -15,17 +15,25 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
 from reconciler.desired import DesiredFleet
-from reconciler.errors import UsageError
+from reconciler.errors import StateError, UsageError
 from reconciler.manifest import load_fleet
 from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.notify import Dispatcher
 from reconciler.plan import Plan
 from reconciler.reconcile import Reconciler, lock_servers
-from reconciler.state import StateDir, state_dir_path
+from reconciler.state import (
+    DEFAULT_RETENTION,
+    DEFAULT_WINDOW,
+    FigureFeed,
+    FleetFigures,
+    StateDir,
+    state_dir_path,
+)
 from reconciler.watch.cycle import Mode
 from reconciler.watch.http import (
     TOKEN_ENV,
@@ -63,6 +71,8 @@ class WatchSettings:
     webhook_token: str | None = field(default=None, repr=False)
     secrets: SecretPolicy | None = None  # None: secret files inside `paths`, any variable
     selector: Mapping[str, str] = field(default_factory=dict)  # the shard owned (--selector)
+    retention: float = DEFAULT_RETENTION  # seconds probes and chats stay in the history
+    window: float = DEFAULT_WINDOW  # seconds the figures of /status cover
 
 
 def run_watch(settings: WatchSettings, stream: TextIO | None = None) -> int:
@@ -87,7 +97,8 @@ async def _serve(settings: WatchSettings) -> int:
     def warn(message: str) -> None:
         log.warning("state.degraded", message=message)
 
-    with StateDir(state_dir_path(settings.state_dir), warn=warn) as state:
+    path = state_dir_path(settings.state_dir)
+    with StateDir(path, warn=warn, retention=settings.retention) as state:
         metrics = WatchMetrics()
         watch = WatchLoop(
             _options(settings),
@@ -97,6 +108,7 @@ async def _serve(settings: WatchSettings) -> int:
             lock=lambda made, desired: _apply_locks(state, made, desired),
             listeners=_listeners(settings, metrics),
             dispatcher=Dispatcher(secrets=_secrets(settings), on_delivery=metrics.notified),
+            figures=_figures(state, settings.window, log),
         )
         http = await _start_http(settings, watch, metrics, log)
         restore = _handle_signals(stop, watch, log)
@@ -116,6 +128,23 @@ async def _serve(settings: WatchSettings) -> int:
                 await http.stop()
     log.info("watch.stopped")
     return 0
+
+
+def _figures(
+    state: StateDir, window: float, log: EventLog
+) -> Callable[[datetime], FleetFigures | None]:
+    """The history's figures for /status, read incrementally; a failure to read them is logged
+    and leaves the figures out of that one status, never stopping the daemon."""
+    feed = FigureFeed(window)
+
+    def figures(now: datetime) -> FleetFigures | None:
+        try:
+            return state.figures(feed, now)
+        except StateError as exc:
+            log.warning("history.unreadable", message=str(exc))
+            return None
+
+    return figures
 
 
 def _secrets(settings: WatchSettings) -> SecretPolicy:

@@ -25,7 +25,7 @@ from reconciler.watch.cycle import ApplyLocks, Cycle, FleetReconciler, Mode
 from reconciler.watch.logs import EventLog
 from reconciler.watch.manifests import Loader, ManifestReader, Revision
 from reconciler.watch.prunedelay import PruneDelay
-from reconciler.watch.record import CycleSummary, WatchRecord
+from reconciler.watch.record import CycleSummary, FiguresSource, WatchRecord
 from reconciler.watch.revision import git_revision
 from reconciler.watch.schedule import Due, Schedule, Timing, Trigger
 from reconciler.watch.sources import ChangeSource
@@ -68,6 +68,7 @@ class WatchLoop:
         lock: ApplyLocks | None = None,
         listeners: Sequence[Listener] = (),
         dispatcher: Dispatcher | None = None,
+        figures: FiguresSource | None = None,
     ) -> None:
         self.options = options
         self.dispatcher: Dispatcher | None = None
@@ -81,6 +82,7 @@ class WatchLoop:
             clock(),
             wall(),
             selector=dict(options.selector),
+            figures=figures,
         )
         self.log = EventLog()
         self.cycle = Cycle(

@@ -3,12 +3,14 @@
 The loop writes here (the last valid desired state, the latest observation of each instance,
 the manifests' validity, how the last reconcile ended); `/status`, `/healthz`, `/metrics` and the
 status file read from here. The document is rebuilt when a reconcile starts and when it ends, so
-every reader sees the same consistent snapshot in between.
+every reader sees the same consistent snapshot in between. The figures from the history (uptime,
+latency, last error, chats) are brought up to date when the status is rebuilt, that is once per
+reconcile, reading only the rows written since the last time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,11 +20,14 @@ from reconciler.desired import DesiredFleet
 from reconciler.manifest import Diagnostic
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.report import Status, build_status
+from reconciler.state import FleetFigures
 from reconciler.watch.conditions import Conditions, Facts
 from reconciler.watch.prunedelay import PendingDeletion
 from reconciler.watch.results import Result
 
 HEALTHY_INTERVALS = 3  # /healthz fails when no reconcile finished for this many intervals
+# The history's figures over the window ending at a moment (None: no history to read).
+FiguresSource = Callable[[datetime], FleetFigures | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,7 @@ class WatchRecord:
     pending_deletions: tuple[PendingDeletion, ...] = ()  # held by the Fleet's pruneDelay
     selector: dict[str, str] = field(default_factory=dict)  # `--selector`: the shard owned
     notifications: list[dict[str, Any]] = field(default_factory=list)  # per receiver
+    figures: FiguresSource | None = None  # the history's figures; None: the status has none
 
     def __post_init__(self) -> None:
         self.conditions = Conditions(self.created_at)
@@ -145,7 +151,8 @@ class WatchRecord:
 
     def _status(self, now: datetime) -> Status:
         desired = self.desired or DesiredFleet()
-        return build_status(desired, ObservedFleet(dict(self.observed)), now)
+        figures = self.figures(now) if self.figures is not None else None
+        return build_status(desired, ObservedFleet(dict(self.observed)), now, figures)
 
 
 def _diagnostic_dict(d: Diagnostic) -> dict[str, Any]:

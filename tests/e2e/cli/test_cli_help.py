@@ -54,6 +54,7 @@ EXIT_CODES_BY_COMMAND = {
     "sim": {0, 1},
     "completion": {0, 1},
     "import": {0, 1, 130},
+    "history": {0, 1},
 }
 
 
