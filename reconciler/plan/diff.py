@@ -104,6 +104,7 @@ def _creates(
         reason = _create_reason(m, installed.get(m.name))
         if reason is None:
             continue
+        weights = m.from_file
         action = Action(
             instance,
             ActionKind.CREATE,
@@ -113,6 +114,10 @@ def _creates(
             system=m.system,
             template=m.template,
             parameters=json_parameters(m.parameters),
+            size=weights.size if weights is not None and weights.size else None,
+            file=str(weights.path) if weights is not None else None,
+            file_source=weights.source if weights is not None else None,
+            file_digest=weights.digest if weights is not None else None,
         )
         actions.append((_depth(m, customs), action))
     return tuple(a for _, a in sorted(actions, key=lambda pair: pair[0]))
@@ -133,6 +138,9 @@ def _create_reason(model: DesiredModel, observed: ObservedModel | None) -> str |
     if observed is None:
         return "custom model, not installed"
     differences = []
+    weights = model.from_file
+    if weights is not None and observed.weights != weights.hex:
+        differences.append("weights file changed")
     if _text_differs(model.system, observed.system):
         differences.append("system prompt differs")
     if _text_differs(model.template, observed.template):

@@ -35,8 +35,11 @@ class ActionKind(StrEnum):
 class Action:
     """One change to one model on one instance, with the reason it is needed.
 
-    `from_`, `system`, `template` and `parameters` are what `/api/create` is sent; `embedding`
-    says a load goes through `/api/embed`; `size` is the expected download when known.
+    `from_`, `system`, `template` and `parameters` are what `/api/create` is sent; a model built
+    from a local GGUF file has `file` (absolute), `file_source` (as the manifest wrote it) and
+    `file_digest` (`sha256:<hex>`) instead of `from_`; `embedding` says a load goes through
+    `/api/embed`; `size` is the expected download when known (for a create from a file, the
+    file's size).
     """
 
     instance: str
@@ -49,6 +52,9 @@ class Action:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     embedding: bool = False
     size: int | None = None
+    file: str | None = None
+    file_source: str | None = None
+    file_digest: str | None = None
 
     @property
     def id(self) -> str:
@@ -230,6 +236,12 @@ def _action_to_dict(action: Action) -> dict[str, Any]:
         out["embedding"] = action.embedding
     if action.size is not None:
         out["size"] = action.size
+    if action.file is not None:
+        out["file"] = {
+            "path": action.file,
+            "source": action.file_source or action.file,
+            "digest": action.file_digest or "",
+        }
     return out
 
 
@@ -250,6 +262,7 @@ def _instance_from_dict(data: Mapping[str, Any]) -> InstancePlan:
 def _action_from_dict(instance: str, data: Mapping[str, Any]) -> Action:
     base = data.get("from")
     size = data.get("size")
+    weights = data.get("file")
     return Action(
         instance=instance,
         kind=ActionKind(data["kind"]),
@@ -261,4 +274,7 @@ def _action_from_dict(instance: str, data: Mapping[str, Any]) -> Action:
         parameters=dict(data.get("parameters", {})),
         embedding=bool(data.get("embedding", False)),
         size=int(size) if size is not None else None,
+        file=str(weights["path"]) if weights is not None else None,
+        file_source=str(weights["source"]) if weights is not None else None,
+        file_digest=str(weights["digest"]) if weights is not None else None,
     )

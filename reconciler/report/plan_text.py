@@ -16,6 +16,13 @@ from reconciler.plan import Action, ActionKind, InstancePlan, Plan
 from reconciler.report import style, units
 
 
+def file_label(action: Action) -> str:
+    """`./weights/x.gguf, sha256:720b397267dd…`: the file as written and its short digest."""
+    digest = action.file_digest or ""
+    short = f"{digest[:19]}…" if len(digest) > 19 else digest
+    return f"{action.file_source or action.file}, {short}"
+
+
 def action_line(action: Action) -> str:
     """One action without colour: symbol, verb, model, what it is built from, and why."""
     text = f"{style.ACTION_SYMBOLS[action.kind]} {action.kind} {action.model.display}"
@@ -24,6 +31,8 @@ def action_line(action: Action) -> str:
     if action.kind is ActionKind.LOAD and action.embedding:
         text += " via /api/embed"
     details = [units.size(action.size)] if action.size else []
+    if action.file is not None:
+        details.insert(0, f"from {file_label(action)}")
     return f"{text} ({'; '.join([*details, action.reason])})"
 
 

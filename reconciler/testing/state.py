@@ -68,6 +68,7 @@ class SimState:
     blobs: dict[str, int] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     endpoints: list[str] = field(default_factory=list)
+    uploads: dict[str, int] = field(default_factory=dict)  # pushed blobs: bare hex → bytes
     _loaded: dict[str, LoadedModel] = field(default_factory=dict)
 
     @property
