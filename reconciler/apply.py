@@ -90,6 +90,7 @@ _PAST = {
     ActionKind.CREATE: "created",
     ActionKind.LOAD: "loaded",
     ActionKind.DELETE: "deleted",
+    ActionKind.UPDATE: "updated",
 }
 
 
@@ -120,7 +121,11 @@ class ApplyResult:
 
     def summary(self) -> str:
         """`Apply complete: 3 pulled, 1 created, 1 loaded, 2 deleted, 1 failed.`"""
-        parts = [f"{self.count(Outcome.DONE, kind)} {past}" for kind, past in _PAST.items()]
+        parts = [
+            f"{self.count(Outcome.DONE, kind)} {past}"
+            for kind, past in _PAST.items()
+            if kind is not ActionKind.UPDATE or self.count(Outcome.DONE, kind)
+        ]
         for outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.CANCELLED):
             if n := self.count(outcome):
                 parts.append(f"{n} {outcome.value}")
@@ -232,8 +237,8 @@ class Executor:
 
     async def _once(self, client: OllamaClient, action: Action) -> None:
         model = action.model.display
-        if action.kind is ActionKind.PULL:
-            await self._pull(client, action)
+        if action.kind in (ActionKind.PULL, ActionKind.UPDATE):
+            await self._pull(client, action)  # an update is a pull of the newer build
         elif action.kind is ActionKind.CREATE:
             files = await self._upload(client, action) if action.file is not None else None
             async for _ in client.create(

@@ -17,6 +17,9 @@ from reconciler.plan.parameters import differing_parameters, json_parameters
 
 # Models seen anywhere in the fleet, by name: sizes and capabilities of models not yet installed.
 Catalog = Mapping[ModelName, ObservedModel]
+# The registry's current manifest digest (bare hex) of the models that were looked up.
+Upstream = Mapping[ModelName, str]
+NEWER_BUILD = "registry has a newer build"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +31,22 @@ class InstanceDiff:
 
 
 def diff_instance(
-    desired: DesiredInstance, observed: ObservedInstance, catalog: Catalog
+    desired: DesiredInstance,
+    observed: ObservedInstance,
+    catalog: Catalog,
+    upstream: Upstream | None = None,
+    check_updates: bool = False,
 ) -> InstanceDiff:
-    """Plan one instance whose inventory is known."""
+    """Plan one instance whose inventory is known; `upstream` digests give updates of installed
+    models with `update: auto` (or of every pulled model with `check_updates`)."""
     installed = {m.name: m for m in observed.models}
     present = _unique(m for m in desired.models if m.state == "present")
     creates = _creates(desired.name, present, installed)
     pulls = _pulls(desired.name, present, installed, creates, catalog)
     loads, unknown = _loads(desired.name, present, installed, catalog, observed.loaded_known)
     deletes, skipped = _deletes(desired, present, installed)
-    actions = (*pulls, *creates, *loads, *deletes)
+    updates = _updates(desired.name, present, installed, upstream or {}, check_updates)
+    actions = (*pulls, *creates, *loads, *deletes, *updates)
     return InstanceDiff(actions=actions, skipped=(*unknown, *skipped))
 
 
@@ -179,6 +188,34 @@ def _loads(
         embedding = is_embedding(known, m.name)
         actions.append(Action(instance, ActionKind.LOAD, m.name, reason, embedding=embedding))
     return actions, unknown
+
+
+def wants_update_check(model: DesiredModel, check_updates: bool) -> bool:
+    """Whether the registry is asked about a declared model (pulled ones only)."""
+    return (
+        model.state == "present"
+        and not model.is_custom
+        and (check_updates or model.update == "auto")
+    )
+
+
+def _updates(
+    instance: str,
+    present: tuple[DesiredModel, ...],
+    installed: Mapping[ModelName, ObservedModel],
+    upstream: Upstream,
+    check_updates: bool,
+) -> list[Action]:
+    """Installed models whose registry digest differs from the installed one."""
+    actions = []
+    for m in present:
+        observed = installed.get(m.name)
+        latest = upstream.get(m.name)
+        if observed is None or latest is None or not wants_update_check(m, check_updates):
+            continue
+        if latest != observed.digest:
+            actions.append(Action(instance, ActionKind.UPDATE, m.name, NEWER_BUILD))
+    return actions
 
 
 def _deletes(

@@ -29,6 +29,11 @@ class ActionKind(StrEnum):
     CREATE = "create"
     LOAD = "load"
     DELETE = "delete"
+    UPDATE = "update"  # a pull of a newer build of an installed model; comes after the deletes
+
+
+BASE_KINDS = (ActionKind.PULL, ActionKind.CREATE, ActionKind.LOAD, ActionKind.DELETE)
+"""The kinds every summary counts; `update` is counted only when a plan has one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,7 @@ class Plan:
     desired_digest: str = ""
     created_at: datetime | None = None
     manifests: tuple[str, ...] = ()  # the manifest paths the plan was made from
+    warnings: tuple[str, ...] = ()  # e.g. a registry that could not be asked; never a refusal
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -148,9 +154,10 @@ class Plan:
         """The last line of every rendering: counts, or that nothing is to be done."""
         if self.has_changes:
             c = self.counts
+            updates = f", {c[ActionKind.UPDATE]} to update" if c[ActionKind.UPDATE] else ""
             return (
                 f"Plan: {c[ActionKind.PULL]} to pull, {c[ActionKind.CREATE]} to create, "
-                f"{c[ActionKind.LOAD]} to load, {c[ActionKind.DELETE]} to delete."
+                f"{c[ActionKind.LOAD]} to load, {c[ActionKind.DELETE]} to delete{updates}."
             )
         if self.blocked:
             n = len(self.blocked)
@@ -168,13 +175,17 @@ class Plan:
             "summary": self.summary(),
             "has_changes": self.has_changes,
             "refused": self.refused,
-            "counts": {str(kind): n for kind, n in self.counts.items()},
+            "counts": {
+                str(kind): n
+                for kind, n in self.counts.items()
+                if kind in BASE_KINDS or n  # `update` only when there is one
+            },
             "instances": [_instance_to_dict(inst) for inst in self.instances],
             "refusals": [
                 {"instance": r.instance, "guard": r.guard, "message": r.message}
                 for r in self.refusals
             ],
-        }
+        } | ({"warnings": list(self.warnings)} if self.warnings else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
@@ -196,6 +207,7 @@ class Plan:
                 desired_digest=str(data["desired_digest"]),
                 created_at=datetime.fromisoformat(created) if created else None,
                 manifests=tuple(str(p) for p in data.get("manifests", ())),
+                warnings=tuple(str(w) for w in data.get("warnings", ())),
             )
         except (KeyError, TypeError, ValueError, AttributeError, InvalidModelName) as exc:
             raise PlanFormatError(

@@ -17,7 +17,7 @@ from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import UsageError
 from reconciler.names import InvalidModelName, ModelName, parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
-from reconciler.plan.diff import diff_instance
+from reconciler.plan.diff import Upstream, diff_instance
 from reconciler.plan.document import Action, ActionKind, Blocked, InstancePlan, Plan, Refusal
 
 _NO_LABELS: Mapping[str, str] = MappingProxyType({})
@@ -30,17 +30,28 @@ def plan(
     targets: Sequence[str] = (),
     selector: Mapping[str, str] = _NO_LABELS,
     now: datetime | None = None,
+    upstream: Upstream | None = None,
+    check_updates: bool = False,
+    warnings: Sequence[str] = (),
 ) -> Plan:
     """Everything to do to make `observed` match `desired`, with a reason for each action.
 
     `targets` are `NAME` or `NAME/MODEL` and restrict the plan to those instances and models
     (an unknown instance name is a `UsageError`); `selector` keeps the instances carrying all of
     those labels. A plan that breaks a safety guard carries its `refusals` and must not be applied.
+    `upstream` holds registry digests looked up by the caller (`update` actions), `warnings`
+    what the caller could not find out (a registry lookup that failed).
     """
     scope = _parse_targets(targets, desired)
     catalog = _catalog(observed)
     plans = tuple(
-        _plan_instance(inst, observed_for(inst, observed), catalog, scope.get(inst.name))
+        _plan_instance(
+            inst,
+            observed_for(inst, observed),
+            catalog,
+            scope.get(inst.name),
+            (upstream or {}, check_updates),
+        )
         for inst in sorted(desired.instances, key=lambda i: i.name)
         if (not scope or inst.name in scope) and _selected(inst, selector)
     )
@@ -49,6 +60,7 @@ def plan(
         refusals=guards(desired, observed, plans),
         desired_digest=desired.digest(),
         created_at=now,
+        warnings=tuple(warnings),
     )
 
 
@@ -134,6 +146,7 @@ def _plan_instance(
     observed: ObservedInstance,
     catalog: Mapping[ModelName, ObservedModel],
     models: frozenset[ModelName] | None,
+    updates: tuple[Upstream, bool] = ({}, False),
 ) -> InstancePlan:
     base = InstancePlan(
         instance=desired.name,
@@ -147,7 +160,7 @@ def _plan_instance(
         reason = observed.reason or str(observed.health)
         message = observed.message or f"the instance could not be probed ({observed.health})"
         return replace(base, blocked=Blocked(desired.name, reason, message))
-    diff = diff_instance(desired, observed, catalog)
+    diff = diff_instance(desired, observed, catalog, *updates)
     if models is None:
         return replace(base, actions=diff.actions, skipped=diff.skipped)
     return replace(

@@ -64,6 +64,8 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
         text.append(f"No changes on {', '.join(in_sync)}.\n", style=style.NOTE_STYLE)
     if plan.instances:
         text.append("\n")
+    for warning in plan.warnings:
+        text.append(f"Warning: {warning}\n", style.ERROR_STYLE)
     for refusal in plan.refusals:
         text.append(f"Error: refused ({refusal.guard}): {refusal.message}\n", style.ERROR_STYLE)
     text.append(plan.summary(), style=style.HEADER_STYLE)

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from starlette.types import Receive
 
 from reconciler import names
-from reconciler.testing import blobs, creation, inference, inventory
+from reconciler.testing import blobs, creation, inference, inventory, registryapi
 from reconciler.testing.bodies import BadRequest
 from reconciler.testing.catalog import Registry
 from reconciler.testing.config import SimContext, SimInstanceConfig
@@ -52,6 +52,7 @@ ENDPOINTS: dict[str, tuple[str, tuple[str, ...], Handler]] = {
     "v1Models": ("/v1/models", ("GET",), inventory.v1_models),
     "v1Model": ("/v1/models/{model}", ("GET",), inventory.v1_model),
     "blobs": ("/api/blobs/{digest}", ("HEAD", "POST"), blobs.blob),
+    "registryManifest": ("/v2/{name}/manifests/{tag}", ("GET", "HEAD"), registryapi.manifest),
 }
 _V1_MODEL = "/v1/models/"
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
@@ -156,6 +157,8 @@ class SimServer:
         digest = path[len(blobs.PREFIX) :]
         if path.startswith(blobs.PREFIX) and digest and "/" not in digest:
             return "blobs", ("HEAD", "POST")
+        if registryapi.manifest_path(path) is not None:
+            return "registryManifest", ("GET", "HEAD")
         return None
 
     def _relative(self, path: str) -> str | None:
