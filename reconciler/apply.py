@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 from reconciler.errors import ExitCode
 from reconciler.names import ModelName
@@ -89,6 +90,7 @@ _PAST = {
     ActionKind.CREATE: "created",
     ActionKind.LOAD: "loaded",
     ActionKind.DELETE: "deleted",
+    ActionKind.UPDATE: "updated",
 }
 
 
@@ -119,7 +121,11 @@ class ApplyResult:
 
     def summary(self) -> str:
         """`Apply complete: 3 pulled, 1 created, 1 loaded, 2 deleted, 1 failed.`"""
-        parts = [f"{self.count(Outcome.DONE, kind)} {past}" for kind, past in _PAST.items()]
+        parts = [
+            f"{self.count(Outcome.DONE, kind)} {past}"
+            for kind, past in _PAST.items()
+            if kind is not ActionKind.UPDATE or self.count(Outcome.DONE, kind)
+        ]
         for outcome in (Outcome.FAILED, Outcome.SKIPPED, Outcome.CANCELLED):
             if n := self.count(outcome):
                 parts.append(f"{n} {outcome.value}")
@@ -231,13 +237,14 @@ class Executor:
 
     async def _once(self, client: OllamaClient, action: Action) -> None:
         model = action.model.display
-        if action.kind is ActionKind.PULL:
-            await self._pull(client, action)
+        if action.kind in (ActionKind.PULL, ActionKind.UPDATE):
+            await self._pull(client, action)  # an update is a pull of the newer build
         elif action.kind is ActionKind.CREATE:
-            assert action.from_ is not None
+            files = await self._upload(client, action) if action.file is not None else None
             async for _ in client.create(
                 model,
-                from_=action.from_.display,
+                from_=action.from_.display if action.from_ is not None else None,
+                files=files,
                 system=action.system,
                 template=action.template,
                 parameters=dict(action.parameters) or None,
@@ -247,6 +254,24 @@ class Executor:
             await client.load(model, keep_alive=-1, embedding=action.embedding)
         else:
             await client.delete(model)
+
+    async def _upload(self, client: OllamaClient, action: Action) -> dict[str, str]:
+        """Push the action's weights file unless the server has the blob; the create's `files`.
+
+        A retried create asks again, so an upload cut off midway is sent again whole (Ollama
+        keeps no partial blobs from a push).
+        """
+        assert action.file is not None
+        assert action.file_digest is not None
+        path = Path(action.file)
+        digest = action.file_digest
+        if not await client.has_blob(digest):
+
+            def progress(sent: int, total: int) -> None:
+                self.on_event(ActionProgress(action, "uploading", sent, total))
+
+            await client.push_blob(digest, path, progress=progress)
+        return {path.name: digest}
 
     async def _pull(self, client: OllamaClient, action: Action) -> None:
         layers: dict[str, tuple[int, int]] = {}

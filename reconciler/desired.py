@@ -33,6 +33,9 @@ ENDPOINT_NAMES = (
 )
 CHAT_ONLY = {"digest": False}
 """Field metadata of settings that only chats use: a saved plan stays valid when they change."""
+LATER = {"omit_default": True}
+"""Field metadata of settings added later: left out of `digest()` at their default, so the
+digest of a fleet that does not use them stays what it was."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,25 @@ class TLSSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WeightsFile:
+    """A local GGUF file a custom model is built from: where it is, as written, and its digest.
+
+    `digest` is `sha256:<hex>` of the file's bytes, computed when the manifests were loaded, so a
+    changed file is a changed desired state (and a saved plan made before the change is stale).
+    """
+
+    path: Path  # absolute
+    source: str  # as the manifest wrote it, e.g. `./weights/model.gguf`
+    digest: str
+    size: int = 0
+
+    @property
+    def hex(self) -> str:
+        """The bare hex digest, as Ollama's blob names and `/api/show` spell it."""
+        return self.digest.removeprefix("sha256:")
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredModel:
     """One model an instance should have (or not have)."""
 
@@ -85,16 +107,20 @@ class DesiredModel:
     state: Literal["present", "absent"] = "present"
     keep_loaded: bool = False
     from_: ModelName | None = None  # set for a custom model built with /api/create
+    # set for a custom model built from a local GGUF file
+    from_file: WeightsFile | None = field(default=None, metadata=LATER)
     system: str | None = None
     template: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
     declared_by: str = "instance"  # "instance" or "modelset/<name>"
     location: SourceLocation | None = None
+    # `auto`: plans ask the registry, and apply pulls a newer build
+    update: Literal["manual", "auto"] = field(default="manual", metadata=LATER)
 
     @property
     def is_custom(self) -> bool:
-        """Whether this model is built on the server from another one."""
-        return self.from_ is not None
+        """Whether this model is built on the server (from another model or a local file)."""
+        return self.from_ is not None or self.from_file is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,5 +259,15 @@ def _canonical(value: Any) -> Any:
         return [_canonical(v) for v in value]
     if hasattr(value, "__dataclass_fields__"):
         kept = [k for k, f in value.__dataclass_fields__.items() if f.metadata.get("digest", True)]
-        return {k: _canonical(getattr(value, k)) for k in kept}
+        fields = value.__dataclass_fields__
+        return {
+            k: _canonical(getattr(value, k))
+            for k in kept
+            if not _omitted(fields[k], getattr(value, k))
+        }
     return value
+
+
+def _omitted(spec: Any, value: Any) -> bool:
+    """Whether a field marked LATER is at its default (and so left out of the digest)."""
+    return bool(spec.metadata.get("omit_default")) and bool(value == spec.default)

@@ -72,6 +72,7 @@ class ObservedModel:
     system: str | None = None
     template: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    weights: str | None = None  # bare hex digest of the weights blob (show's `FROM` line)
     loaded: bool = False
     loaded_until: datetime | None = None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from reconciler.state import ProbeRecord, StateDir, to_ms
 T = TypeVar("T")
 ClientFactory = Callable[[ClientConfig], OllamaClient]
 DEFAULT_MAX_IN_FLIGHT = 64
+_SUMMARY_FORM = "#w"  # cached summaries from before `weights` was kept are asked again
 
 
 @dataclass
@@ -251,7 +253,7 @@ class Observer:
     ) -> tuple[ObservedModel, ...]:
         # A show reply is fixed for a digest on a given server version (older servers leave out
         # capabilities, for one); without a digest there is nothing to key it by.
-        keys = {t.name: f"{t.digest}@{version or '?'}" for t in tags if t.digest}
+        keys = {t.name: f"{t.digest}@{version or '?'}{_SUMMARY_FORM}" for t in tags if t.digest}
         self.cache.preload(list(keys.values()))
 
         async def show(entry: ModelEntry) -> dict[str, Any]:
@@ -334,7 +336,19 @@ def show_summary(show: ShowResponse) -> dict[str, Any]:
         "family": details.family if details else None,
         "parameter_size": details.parameter_size if details else None,
         "quantization": details.quantization_level if details else None,
+        "weights": weights_digest(show.modelfile),
     }
+
+
+_FROM_BLOB = re.compile(r"^FROM\s+\S*sha256[-:]([0-9a-f]{64})\s*$", re.MULTILINE)
+
+
+def weights_digest(modelfile: str) -> str | None:
+    """The weights blob of a model: Ollama writes its Modelfile's `FROM` as the path of the
+    model layer's blob (`FROM /root/.ollama/models/blobs/sha256-<hex>`); see
+    docs/ollama-api.md, Weights files."""
+    found = _FROM_BLOB.search(modelfile)
+    return found.group(1) if found else None
 
 
 def _observed_model(
@@ -354,6 +368,7 @@ def _observed_model(
         system=show.get("system") or None,
         template=show.get("template") or None,
         parameters=dict(show.get("parameters") or {}),
+        weights=show.get("weights"),
         loaded=running is not None,
         loaded_until=running.expires_at if running else None,
     )

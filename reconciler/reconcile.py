@@ -36,7 +36,9 @@ from reconciler.names import ModelName
 from reconciler.notify import ReconcileFacts, facts_from
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.ollama import OllamaClient
+from reconciler.ollama.registry import RegistryError, RegistryLookup
 from reconciler.plan import Action, ActionKind, LoadLimit, Plan, guards, plan, select
+from reconciler.plan.diff import wants_update_check
 from reconciler.plan.residency import assess, learn
 from reconciler.probe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.state import HistoryRecord, LockHolder, ServerLocks, StateDir, lock_dir_path
@@ -118,6 +120,8 @@ class Reconciler:
     clock: Callable[[], float] = time.monotonic
     kept_loaded: KeptLoaded = field(default_factory=KeptLoaded)
     history: bool = True  # record every probe round in the state directory's history
+    check_updates: bool = False  # ask the registry about every pulled model, not only `auto`
+    registry: RegistryLookup = field(default_factory=RegistryLookup)  # cached, bounded lookups
 
     async def observe(self, desired: DesiredFleet) -> ObservedFleet:
         """Probe every instance of `desired` concurrently; an instance seen evicting its
@@ -140,7 +144,9 @@ class Reconciler:
         selector: Mapping[str, str] | None = None,
     ) -> tuple[ObservedFleet, Plan]:
         """Observe the selected instances and diff them against the manifests."""
-        observed = await self.observe(select(desired, targets, selector or {}))
+        chosen = select(desired, targets, selector or {})
+        observed = await self.observe(chosen)
+        upstream, warnings = await self.upstream(chosen, observed)
         made = plan(
             desired,
             observed,
@@ -148,8 +154,38 @@ class Reconciler:
             selector=selector or {},
             now=datetime.now(UTC),
             limits=self.kept_loaded.limits(),
+            upstream=upstream,
+            check_updates=self.check_updates,
+            warnings=warnings,
         )
         return observed, made
+
+    async def upstream(
+        self, desired: DesiredFleet, observed: ObservedFleet
+    ) -> tuple[dict[ModelName, str], list[str]]:
+        """Registry digests of the installed models to check for updates, and a warning per
+        model whose registry could not be asked. No model to check: no request at all."""
+        wanted: dict[ModelName, None] = {}
+        for inst in desired.instances:
+            found = observed.instances.get(inst.name)
+            for model in inst.models:
+                installed = found is not None and found.model(model.name) is not None
+                if installed and wants_update_check(model, self.check_updates):
+                    wanted[model.name] = None
+        names = list(wanted)
+        answers = await asyncio.gather(
+            *(self.registry.digest(name) for name in names), return_exceptions=True
+        )
+        digests: dict[ModelName, str] = {}
+        warnings: list[str] = []
+        for name, answer in zip(names, answers, strict=True):
+            if isinstance(answer, RegistryError):
+                warnings.append(f"could not check {name.display} for updates: {answer.message}")
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                digests[name] = answer
+        return digests, warnings
 
     async def apply(
         self,
@@ -523,7 +559,11 @@ def check_saved_actions(saved: Plan, desired: DesiredFleet, observed: ObservedFl
     instances = [ip.instance for ip in saved.instances if ip.actions]
     fresh = plan(desired, observed, targets=instances)
     wanted = {_action_key(a) for a in fresh.actions}
-    stray = [a for a in saved.actions if _action_key(a) not in wanted]
+    stray = [
+        a
+        for a in saved.actions
+        if _action_key(a) not in wanted and not _update_still_possible(a, desired, observed)
+    ]
     if stray:
         shown = ", ".join(a.id for a in stray[:3]) + (" ..." if len(stray) > 3 else "")
         raise RefusedError(
@@ -534,6 +574,23 @@ def check_saved_actions(saved: Plan, desired: DesiredFleet, observed: ObservedFl
     if refusals:
         reasons = "; ".join(r.message for r in refusals)
         raise RefusedError(f"the saved plan is refused by a safety guard: {reasons}")
+
+
+def _update_still_possible(action: Action, desired: DesiredFleet, observed: ObservedFleet) -> bool:
+    """A saved `update` needs the registry to re-check; it stands while the model is declared,
+    pulled (not built) and installed: applying it is a pull of what the registry has now."""
+    if action.kind is not ActionKind.UPDATE:
+        return False
+    inst = desired.instance(action.instance)
+    declared = inst.model(action.model) if inst is not None else None
+    found = observed.instances.get(action.instance)
+    return (
+        declared is not None
+        and declared.state == "present"
+        and not declared.is_custom
+        and found is not None
+        and found.model(action.model) is not None
+    )
 
 
 def _action_key(action: Action) -> tuple[object, ...]:

@@ -48,6 +48,12 @@ EPILOG_EXIT_CODES = exit_codes_help(
     is_flag=True,
     help="Exit 2 when there are changes (or instances that could not be planned), 0 when none.",
 )
+@click.option(
+    "--check-updates",
+    is_flag=True,
+    help="Ask each pulled model's registry for a newer build and show it as `^ update` "
+    "(models with `update: auto` are always checked).",
+)
 @selection_options
 @parallelism_option
 @secrets_dir_option
@@ -57,6 +63,7 @@ def plan_command(
     out: Path | None,
     fmt: str,
     detailed_exitcode: bool,
+    check_updates: bool,
     targets: tuple[str, ...],
     selectors: tuple[str, ...],
     parallelism: int | None,
@@ -66,8 +73,9 @@ def plan_command(
     """Show what `orc apply` would change to make the servers match the manifests.
 
     Probes every selected instance concurrently (health, version, models, loaded models), then
-    prints the changes grouped by instance: `+ pull`, `~ create`, `* load`, `- delete`. Nothing
-    is changed. A plan refused by a safety guard (maxDeletions, allowEmpty) exits 1.
+    prints the changes grouped by instance: `+ pull`, `~ create`, `* load`, `- delete`, and
+    `^ update` for a newer registry build. Nothing is changed. A plan refused by a safety guard
+    (maxDeletions, allowEmpty) exits 1; a registry that cannot be asked is only a warning.
 
     \b
     Examples:
@@ -75,6 +83,7 @@ def plan_command(
       orc plan manifests/ --out plan.json && orc apply plan.json
       orc plan manifests/ --format markdown > comment.md
       orc plan manifests/ --target prod-gpu-1 --detailed-exitcode
+      orc plan manifests/ --check-updates
     """
     request = ReconcileRequest(
         load_desired(list(paths)),
@@ -85,7 +94,9 @@ def plan_command(
     )
     secrets = secret_policy(paths, secrets_dirs)
     with open_state(state_dir) as state:
-        reconciler = Reconciler(state=state, parallelism=parallelism, secrets=secrets)
+        reconciler = Reconciler(
+            state=state, parallelism=parallelism, secrets=secrets, check_updates=check_updates
+        )
         outcome = run_async(reconciler.run(request))
     made = outcome.plan
     if out is not None:

@@ -27,6 +27,7 @@ from reconciler.manifest.models import MODEL_BY_KIND
 from reconciler.manifest.resolve import resolve_fleet
 from reconciler.manifest.schema import schema_diagnostics
 from reconciler.manifest.semantics import document_diagnostics
+from reconciler.manifest.weights import confinement_diagnostics, with_digests
 from reconciler.manifest.yamlload import read_documents
 
 __all__ = ["MANIFEST_SUFFIXES", "LoadResult", "find_manifest_files", "load_fleet"]
@@ -112,12 +113,28 @@ def _load(paths: Sequence[Path | str]) -> LoadResult:
             diagnostics += _checked(item)
     mappings = [doc for doc in documents if isinstance(doc.data, dict)]
     diagnostics += cross_diagnostics(mappings, parsed)
+    roots = [_root(Path(p)) for p in paths]
+    diagnostics += confinement_diagnostics(parsed, roots)
     fleet, conflicts = resolve_fleet([item for item in parsed if item.conforms])
     diagnostics += conflicts
     result.kinds = Counter(doc.kind for doc in mappings if doc.kind in MODEL_BY_KIND)
     result.diagnostics = _ordered(diagnostics, files)
+    if result.ok:
+        fleet, unreadable = with_digests(fleet)
+        result.diagnostics = _ordered(diagnostics + unreadable, files)
     result.fleet = fleet if result.ok else None
     return result
+
+
+def _root(path: Path) -> Path:
+    """The folder a path given on the command line stands for (a file's own folder).
+
+    A path that cannot be examined was reported already; its parent is as good a guess as any.
+    """
+    try:
+        return path if path.is_dir() else path.parent
+    except OSError:
+        return path.parent
 
 
 def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:

@@ -11,15 +11,25 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from reconciler.desired import DesiredModel
+from reconciler.desired import DesiredModel, WeightsFile
 from reconciler.manifest.diagnostics import FieldPath
 from reconciler.manifest.document import YamlDocument
 from reconciler.manifest.modelnames import parse_model_name
 from reconciler.manifest.models import ModelSpec
+from reconciler.manifest.weights import is_file_source, resolve_source
 from reconciler.names import ModelName
 
-_SETTINGS = ("state", "keep_loaded", "from_", "system", "template", "parameters")
-_FIELD_NAMES = {"keep_loaded": "keepLoaded", "from_": "from"}
+_SETTINGS = (
+    "state",
+    "keep_loaded",
+    "from_",
+    "from_file",
+    "system",
+    "template",
+    "parameters",
+    "update",
+)
+_FIELD_NAMES = {"keep_loaded": "keepLoaded", "from_": "from", "from_file": "from"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +89,12 @@ def desired_model(
 ) -> DesiredModel | None:
     """The desired model of one entry, or None when a name in it is invalid (reported already)."""
     name = parse_model_name(spec.name)
-    base = parse_model_name(spec.from_) if spec.from_ is not None else None
+    weights: WeightsFile | None = None
+    base: ModelName | str | None = None
+    if spec.from_ is not None and is_file_source(spec.from_):
+        weights = _weights(doc, spec.from_)
+    elif spec.from_ is not None:
+        base = parse_model_name(spec.from_)
     if not isinstance(name, ModelName) or isinstance(base, str):
         return None
     return DesiredModel(
@@ -87,12 +102,20 @@ def desired_model(
         state=spec.state,
         keep_loaded=spec.keepLoaded,
         from_=base,
+        from_file=weights,
+        update=spec.update,
         system=spec.system,
         template=spec.template,
         parameters=dict(spec.parameters),
         declared_by=label,
         location=doc.location(path),
     )
+
+
+def _weights(doc: YamlDocument, raw: str) -> WeightsFile:
+    """The weights file of a `from`; its digest is filled in once the manifests are valid."""
+    path = resolve_source(doc.directory, raw)
+    return WeightsFile(path=path.absolute(), source=raw, digest="")
 
 
 def differing_settings(a: DesiredModel, b: DesiredModel) -> tuple[str, ...]:

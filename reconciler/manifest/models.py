@@ -199,7 +199,18 @@ class ModelSpec(_Strict):
     from_: str | None = Field(
         default=None,
         alias="from",
-        description="Build a custom model from this base model with /api/create.",
+        description=(
+            "Build a custom model with /api/create from this base model, or from a local GGUF "
+            "file when the value starts with ./, ../, / or ~/ (relative to this manifest's "
+            "folder, inside the manifests' folders); a changed file re-creates the model."
+        ),
+    )
+    update: Literal["manual", "auto"] = Field(
+        default="manual",
+        description=(
+            "`manual`: `orc plan --check-updates` only reports a newer build in the registry; "
+            "`auto`: the registry is asked on every plan and apply pulls a newer build."
+        ),
     )
     system: str | None = Field(default=None, description="System prompt of a custom model.")
     template: str | None = Field(default=None, description="Prompt template of a custom model.")

@@ -26,6 +26,7 @@ from reconciler.manifest.models import (
     SecretRefSpec,
 )
 from reconciler.manifest.schematext import show
+from reconciler.manifest.weights import check_file_source, is_file_source
 from reconciler.names import ModelName
 
 _CREDENTIAL_WORDS = (
@@ -232,7 +233,13 @@ def check_models(
 
 def _model_settings(doc: YamlDocument, entry: FieldPath, model: ModelSpec) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    if model.from_ is not None:
+    if model.from_ is not None and is_file_source(model.from_):
+        found += check_file_source(doc, (*entry, "from"), model.from_)
+    elif model.from_ is not None:
+        if model.from_.lower().endswith(".gguf"):
+            hint = f"write ./{model.from_} for a file next to the manifest"
+            message = f"{show(model.from_)} looks like a file but is read as a model name"
+            return [doc.error((*entry, "from"), message, hint=hint)]
         found += _model_name(doc, (*entry, "from"), model.from_, what="base model name")
         if not found and parse_model_name(model.from_) == parse_model_name(model.name):
             found.append(doc.error((*entry, "from"), "a model cannot be built from itself"))
@@ -244,6 +251,10 @@ def _model_settings(doc: YamlDocument, entry: FieldPath, model: ModelSpec) -> li
             verb = "applies" if len(custom) == 1 else "apply"
             message = f"{', '.join(custom)} only {verb} to a custom model built with 'from'"
             found.append(doc.error((*entry, custom[0]), message, key=True, hint=hint))
+    if model.update == "auto" and (model.from_ is not None or model.state == "absent"):
+        what = "a custom model" if model.from_ is not None else "an absent model"
+        message = f"update: auto applies to pulled models, not to {what}"
+        found.append(doc.error((*entry, "update"), message))
     if model.state == "absent" and model.keepLoaded:
         found.append(doc.error((*entry, "keepLoaded"), "an absent model cannot be kept loaded"))
     return found

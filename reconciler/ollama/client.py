@@ -8,10 +8,13 @@ transient `ProtocolError`, so a cut connection is never mistaken for a finished 
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -133,21 +136,68 @@ class OllamaClient:
             async for progress in until_success(call, items, PullProgress):
                 yield progress
 
+    async def has_blob(self, digest: str) -> bool:
+        """Whether the server holds the blob `sha256:<hex>` (`HEAD /api/blobs/<digest>`)."""
+        checked = _blob_digest(digest, self.config.instance)
+        call, url = self._session.blob_call("check blob", "HEAD", checked)
+        status = await self._session.send_raw(call, url, accept=(404,))
+        return status != 404
+
+    async def push_blob(
+        self,
+        digest: str,
+        path: Path,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        chunk_size: int = 1024 * 1024,
+    ) -> None:
+        """Upload a file as the blob `digest`, streamed from disk in chunks (never whole in
+        memory); `progress(sent, total)` after each chunk. The server checks the digest and
+        refuses a mismatch (400): the file changed since its digest was taken."""
+        checked = _blob_digest(digest, self.config.instance)
+        call, url = self._session.blob_call("upload blob", "POST", checked)
+        try:
+            total = (await asyncio.to_thread(path.stat)).st_size
+        except OSError as exc:
+            raise call.fail(RequestRejected, f"cannot read {path}: {exc.strerror or exc}") from exc
+
+        async def chunks() -> AsyncIterator[bytes]:
+            sent = 0
+            with path.open("rb") as handle:
+                while chunk := await asyncio.to_thread(handle.read, chunk_size):
+                    sent += len(chunk)
+                    yield chunk
+                    if progress is not None:
+                        progress(sent, total)
+
+        await self._session.send_raw(call, url, content=chunks(), limit=self.config.pull_timeout)
+
     async def create(
         self,
         model: Model,
         *,
-        from_: Model,
+        from_: Model | None = None,
+        files: Mapping[str, str] | None = None,
         system: str | None = None,
         template: str | None = None,
         parameters: Mapping[str, Any] | None = None,
         quantize: str | None = None,
     ) -> AsyncIterator[CreateProgress]:
-        """Build a model from `from_` on the server, yielding progress (it may pull `from_`)."""
-        name, base = self._name(model, "create"), self._name(from_, "create")
+        """Build a model on the server from `from_` (it may pull it) or from uploaded blobs
+        (`files`: file name → `sha256:<hex>`, each pushed with `push_blob` first)."""
+        name = self._name(model, "create")
+        base = self._name(from_, "create") if from_ is not None else None
         call = self._session.call("create", "create", model=name, base=base)
+        head: dict[str, Any] = {"model": name}
+        if base is not None:
+            head["from"] = base
+        if files:
+            head["files"] = dict(files)
+        if base is None and not files:
+            raise call.fail(RequestRejected, "neither a base model nor files were given")
+        head["stream"] = True
         body = with_optional(
-            {"model": name, "from": base, "stream": True},
+            head,
             system=system,
             template=template,
             parameters=dict(parameters) if parameters is not None else None,
@@ -290,3 +340,13 @@ class OllamaClient:
         except ValueError as exc:
             hint = "use seconds (-1: forever) or a duration like '5m' or '1h30m'"
             raise call.fail(RequestRejected, str(exc), hint=hint) from exc
+
+
+_BLOB_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _blob_digest(digest: str, instance: str) -> str:
+    """A blob digest as Ollama's blob endpoints take it, `sha256:<64 lowercase hex>`."""
+    if not _BLOB_DIGEST.match(digest):
+        raise RequestRejected(f"not a sha256 blob digest: {digest[:80]!r}", instance=instance)
+    return digest

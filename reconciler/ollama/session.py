@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
 
@@ -184,6 +184,66 @@ class Session:
                 await response.aclose()
         except TRANSPORT_ERRORS as exc:
             raise self._failure(call, exc, limits.inactivity, notes) from exc
+
+    def blob_call(self, operation: str, method: str, digest: str) -> tuple[Call, str]:
+        """A call to `/api/blobs/<digest>` under the base URL (its path prefix kept) and its URL.
+
+        The blob endpoints have no override in `endpoints`: a proxy that moves `create` must
+        serve them beside it under the same prefix.
+        """
+        url = f"{self.config.base_url.rstrip('/')}/api/blobs/{digest}"
+        call = Call(
+            instance=self.config.instance,
+            operation=operation,
+            endpoint="create",
+            method=method,
+            url=display_url(url),
+            redact=self.redact,
+        )
+        return call, url
+
+    async def send_raw(
+        self,
+        call: Call,
+        url: str,
+        *,
+        content: AsyncIterator[bytes] | None = None,
+        limit: float | None = None,
+        accept: tuple[int, ...] = (),
+    ) -> int:
+        """Send `call.method` to `url` with an optional streamed body; return the status.
+
+        A 2xx status, or one in `accept`, is returned; any other is the matching OllamaError.
+        `limit` bounds the whole exchange (default `timeout`).
+        """
+        seconds = self.config.timeout if limit is None else limit
+        deadline = asyncio.timeout(seconds)
+        response: httpx.Response | None = None
+        with watching_handshakes() as notes:
+            try:
+                async with deadline:
+                    request = self._http.build_request(
+                        call.method,
+                        url,
+                        content=content,
+                        headers={"Content-Type": "application/octet-stream"} if content else None,
+                        timeout=httpx.Timeout(seconds, connect=self.config.connect_timeout),
+                    )
+                    response = await self._http.send(request, stream=True)
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+            except TRANSPORT_ERRORS as exc:
+                if deadline.expired():
+                    raise late(call, seconds, answered=response is not None) from exc
+                raise self._failure(call, exc, seconds, notes) from exc
+        status = response.status_code
+        logger.debug("%s: %s %s -> %d", call.instance, call.method, call.url, status)
+        if status in accept or 200 <= status < 300:
+            return status
+        location = response.headers.get("location")
+        raise reply_error(call, status, response.content, location=location)
 
     def _failure(
         self, call: Call, exc: BaseException, read: float, notes: HandshakeNotes

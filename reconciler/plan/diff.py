@@ -24,6 +24,9 @@ EMPTY_DECLARATION = (
 
 # Models seen anywhere in the fleet, by name: sizes and capabilities of models not yet installed.
 Catalog = Mapping[ModelName, ObservedModel]
+# The registry's current manifest digest (bare hex) of the models that were looked up.
+Upstream = Mapping[ModelName, str]
+NEWER_BUILD = "registry has a newer build"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +41,18 @@ def diff_instance(
     desired: DesiredInstance,
     observed: ObservedInstance,
     catalog: Catalog,
-    limit: LoadLimit | None = None,
     *,
+    limit: LoadLimit | None = None,
     allow_empty: bool = False,
+    upstream: Upstream | None = None,
+    check_updates: bool = False,
 ) -> InstanceDiff:
     """Plan one instance whose inventory is known; `limit`: what it was seen to keep loaded.
 
     Prune deletes nothing from an instance that declares no model present (an emptied list, a
     ModelSet that stopped matching) unless `allow_empty` (the Fleet's `safety.allowEmpty`);
-    the models it would have deleted are reported as skipped.
+    the models it would have deleted are reported as skipped. `upstream` digests give updates
+    of installed models with `update: auto` (or of every pulled model with `check_updates`).
     """
     installed = {m.name: m for m in observed.models}
     present = _unique(m for m in desired.models if m.state == "present")
@@ -58,7 +64,8 @@ def diff_instance(
         unknown.extend(held_back)
     prune = desired.prune and (bool(present) or allow_empty)
     deletes, skipped = _deletes(desired, present, installed, prune=prune)
-    actions = (*pulls, *creates, *loads, *deletes)
+    updates = _updates(desired.name, present, installed, upstream or {}, check_updates)
+    actions = (*pulls, *creates, *loads, *deletes, *updates)
     return InstanceDiff(actions=actions, skipped=(*unknown, *skipped))
 
 
@@ -125,6 +132,7 @@ def _creates(
         reason = _create_reason(m, installed.get(m.name))
         if reason is None:
             continue
+        weights = m.from_file
         action = Action(
             instance,
             ActionKind.CREATE,
@@ -134,6 +142,10 @@ def _creates(
             system=m.system,
             template=m.template,
             parameters=json_parameters(m.parameters),
+            size=weights.size if weights is not None and weights.size else None,
+            file=str(weights.path) if weights is not None else None,
+            file_source=weights.source if weights is not None else None,
+            file_digest=weights.digest if weights is not None else None,
         )
         actions.append((_depth(m, customs), action))
     return tuple(a for _, a in sorted(actions, key=lambda pair: pair[0]))
@@ -154,6 +166,9 @@ def _create_reason(model: DesiredModel, observed: ObservedModel | None) -> str |
     if observed is None:
         return "custom model, not installed"
     differences = []
+    weights = model.from_file
+    if weights is not None and observed.weights != weights.hex:
+        differences.append("weights file changed")
     if _text_differs(model.system, observed.system):
         differences.append("system prompt differs")
     if _text_differs(model.template, observed.template):
@@ -205,6 +220,34 @@ def _within(
         "keepLoaded models loaded: loading it would evict another"
     )
     return loads[:room], [Skipped(a.model, why) for a in loads[room:]]
+
+
+def wants_update_check(model: DesiredModel, check_updates: bool) -> bool:
+    """Whether the registry is asked about a declared model (pulled ones only)."""
+    return (
+        model.state == "present"
+        and not model.is_custom
+        and (check_updates or model.update == "auto")
+    )
+
+
+def _updates(
+    instance: str,
+    present: tuple[DesiredModel, ...],
+    installed: Mapping[ModelName, ObservedModel],
+    upstream: Upstream,
+    check_updates: bool,
+) -> list[Action]:
+    """Installed models whose registry digest differs from the installed one."""
+    actions = []
+    for m in present:
+        observed = installed.get(m.name)
+        latest = upstream.get(m.name)
+        if observed is None or latest is None or not wants_update_check(m, check_updates):
+            continue
+        if latest != observed.digest:
+            actions.append(Action(instance, ActionKind.UPDATE, m.name, NEWER_BUILD))
+    return actions
 
 
 def _deletes(

@@ -29,14 +29,22 @@ class ActionKind(StrEnum):
     CREATE = "create"
     LOAD = "load"
     DELETE = "delete"
+    UPDATE = "update"  # a pull of a newer build of an installed model; comes after the deletes
+
+
+BASE_KINDS = (ActionKind.PULL, ActionKind.CREATE, ActionKind.LOAD, ActionKind.DELETE)
+"""The kinds every summary counts; `update` is counted only when a plan has one."""
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
     """One change to one model on one instance, with the reason it is needed.
 
-    `from_`, `system`, `template` and `parameters` are what `/api/create` is sent; `embedding`
-    says a load goes through `/api/embed`; `size` is the expected download when known.
+    `from_`, `system`, `template` and `parameters` are what `/api/create` is sent; a model built
+    from a local GGUF file has `file` (absolute), `file_source` (as the manifest wrote it) and
+    `file_digest` (`sha256:<hex>`) instead of `from_`; `embedding` says a load goes through
+    `/api/embed`; `size` is the expected download when known (for a create from a file, the
+    file's size).
     """
 
     instance: str
@@ -49,6 +57,9 @@ class Action:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     embedding: bool = False
     size: int | None = None
+    file: str | None = None
+    file_source: str | None = None
+    file_digest: str | None = None
 
     @property
     def id(self) -> str:
@@ -109,6 +120,7 @@ class Plan:
     desired_digest: str = ""
     created_at: datetime | None = None
     manifests: tuple[str, ...] = ()  # the manifest paths the plan was made from
+    warnings: tuple[str, ...] = ()  # e.g. a registry that could not be asked; never a refusal
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -142,9 +154,10 @@ class Plan:
         """The last line of every rendering: counts, or that nothing is to be done."""
         if self.has_changes:
             c = self.counts
+            updates = f", {c[ActionKind.UPDATE]} to update" if c[ActionKind.UPDATE] else ""
             return (
                 f"Plan: {c[ActionKind.PULL]} to pull, {c[ActionKind.CREATE]} to create, "
-                f"{c[ActionKind.LOAD]} to load, {c[ActionKind.DELETE]} to delete."
+                f"{c[ActionKind.LOAD]} to load, {c[ActionKind.DELETE]} to delete{updates}."
             )
         if self.blocked:
             n = len(self.blocked)
@@ -162,13 +175,17 @@ class Plan:
             "summary": self.summary(),
             "has_changes": self.has_changes,
             "refused": self.refused,
-            "counts": {str(kind): n for kind, n in self.counts.items()},
+            "counts": {
+                str(kind): n
+                for kind, n in self.counts.items()
+                if kind in BASE_KINDS or n  # `update` only when there is one
+            },
             "instances": [_instance_to_dict(inst) for inst in self.instances],
             "refusals": [
                 {"instance": r.instance, "guard": r.guard, "message": r.message}
                 for r in self.refusals
             ],
-        }
+        } | ({"warnings": list(self.warnings)} if self.warnings else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
@@ -190,6 +207,7 @@ class Plan:
                 desired_digest=str(data["desired_digest"]),
                 created_at=datetime.fromisoformat(created) if created else None,
                 manifests=tuple(str(p) for p in data.get("manifests", ())),
+                warnings=tuple(str(w) for w in data.get("warnings", ())),
             )
         except (KeyError, TypeError, ValueError, AttributeError, InvalidModelName) as exc:
             raise PlanFormatError(
@@ -230,6 +248,12 @@ def _action_to_dict(action: Action) -> dict[str, Any]:
         out["embedding"] = action.embedding
     if action.size is not None:
         out["size"] = action.size
+    if action.file is not None:
+        out["file"] = {
+            "path": action.file,
+            "source": action.file_source or action.file,
+            "digest": action.file_digest or "",
+        }
     return out
 
 
@@ -250,6 +274,7 @@ def _instance_from_dict(data: Mapping[str, Any]) -> InstancePlan:
 def _action_from_dict(instance: str, data: Mapping[str, Any]) -> Action:
     base = data.get("from")
     size = data.get("size")
+    weights = data.get("file")
     return Action(
         instance=instance,
         kind=ActionKind(data["kind"]),
@@ -261,4 +286,7 @@ def _action_from_dict(instance: str, data: Mapping[str, Any]) -> Action:
         parameters=dict(data.get("parameters", {})),
         embedding=bool(data.get("embedding", False)),
         size=int(size) if size is not None else None,
+        file=str(weights["path"]) if weights is not None else None,
+        file_source=str(weights["source"]) if weights is not None else None,
+        file_digest=str(weights["digest"]) if weights is not None else None,
     )

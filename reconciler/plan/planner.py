@@ -17,7 +17,7 @@ from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import UsageError
 from reconciler.names import InvalidModelName, ModelName, parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
-from reconciler.plan.diff import diff_instance
+from reconciler.plan.diff import Upstream, diff_instance
 from reconciler.plan.document import Action, ActionKind, Blocked, InstancePlan, Plan, Refusal
 from reconciler.plan.residency import LoadLimit
 
@@ -32,6 +32,9 @@ def plan(
     selector: Mapping[str, str] = _NO_LABELS,
     now: datetime | None = None,
     limits: Mapping[str, LoadLimit] = MappingProxyType({}),
+    upstream: Upstream | None = None,
+    check_updates: bool = False,
+    warnings: Sequence[str] = (),
 ) -> Plan:
     """Everything to do to make `observed` match `desired`, with a reason for each action.
 
@@ -40,6 +43,8 @@ def plan(
     those labels. `limits` are what instances were seen to keep loaded (residency.py): no load
     is planned that would only evict another keepLoaded model.
     A plan that breaks a safety guard carries its `refusals` and must not be applied.
+    `upstream` holds registry digests looked up by the caller (`update` actions), `warnings`
+    what the caller could not find out (a registry lookup that failed).
     """
     scope = _parse_targets(targets, desired)
     catalog = _catalog(observed)
@@ -52,6 +57,7 @@ def plan(
             scope.get(inst.name),
             allow_empty=allow_empty,
             limit=limits.get(inst.name),
+            updates=(upstream or {}, check_updates),
         )
         for inst in sorted(desired.instances, key=lambda i: i.name)
         if (not scope or inst.name in scope) and _selected(inst, selector)
@@ -61,6 +67,7 @@ def plan(
         refusals=guards(desired, observed, plans),
         desired_digest=desired.digest(),
         created_at=now,
+        warnings=tuple(warnings),
     )
 
 
@@ -149,6 +156,7 @@ def _plan_instance(
     *,
     allow_empty: bool,
     limit: LoadLimit | None = None,
+    updates: tuple[Upstream, bool] = ({}, False),
 ) -> InstancePlan:
     base = InstancePlan(
         instance=desired.name,
@@ -162,7 +170,15 @@ def _plan_instance(
         reason = observed.reason or str(observed.health)
         message = observed.message or f"the instance could not be probed ({observed.health})"
         return replace(base, blocked=Blocked(desired.name, reason, message))
-    diff = diff_instance(desired, observed, catalog, limit, allow_empty=allow_empty)
+    diff = diff_instance(
+        desired,
+        observed,
+        catalog,
+        limit=limit,
+        allow_empty=allow_empty,
+        upstream=updates[0],
+        check_updates=updates[1],
+    )
     if models is None:
         return replace(base, actions=diff.actions, skipped=diff.skipped)
     return replace(

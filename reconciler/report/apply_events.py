@@ -28,7 +28,7 @@ from reconciler.report.units import size
 
 EVENTS_FORMAT_VERSION = "1"
 
-_SYMBOL = {"pull": "+", "create": "~", "load": "*", "delete": "-"}
+_SYMBOL = {"pull": "+", "create": "~", "load": "*", "delete": "-", "update": "^"}
 _OUTCOME_STYLE = {
     Outcome.DONE: "green",
     Outcome.FAILED: "red",

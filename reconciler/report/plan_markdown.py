@@ -7,6 +7,7 @@ folds them into `<details>` so the comment stays short.
 from __future__ import annotations
 
 from reconciler.plan import ActionKind, InstancePlan, Plan
+from reconciler.plan.document import BASE_KINDS
 from reconciler.report import markdown
 from reconciler.report.plan_text import instance_lines
 
@@ -17,21 +18,29 @@ def render_plan_markdown(plan: Plan) -> str:
     """The whole plan as a Markdown document."""
     parts = [f"### orc plan\n\n**{plan.summary()}**\n"]
     parts += [f"> **Refused ({r.guard})**: {r.message}\n" for r in plan.refusals]
+    parts += [f"> **Warning**: {warning}\n" for warning in plan.warnings]
     if plan.instances:
-        rows = [_row(inst) for inst in plan.instances]
-        headers = ["Instance", "URL", "Pull", "Create", "Load", "Delete", "Status"]
-        parts.append(markdown.table(headers, rows, numeric=(2, 3, 4, 5)))
+        kinds = _kinds(plan)
+        rows = [_row(inst, kinds) for inst in plan.instances]
+        headers = ["Instance", "URL", *(kind.capitalize() for kind in kinds), "Status"]
+        parts.append(markdown.table(headers, rows, numeric=tuple(range(2, 2 + len(kinds)))))
     parts += _diffs(plan)
     return "\n".join(parts)
 
 
-def _row(inst: InstancePlan) -> list[str]:
-    counts = [sum(1 for a in inst.actions if a.kind is kind) for kind in ActionKind]
+def _kinds(plan: Plan) -> tuple[ActionKind, ...]:
+    """The table's columns: the four base kinds, and `update` when the plan has one."""
+    updates = any(a.kind is ActionKind.UPDATE for a in plan.actions)
+    return (*BASE_KINDS, ActionKind.UPDATE) if updates else BASE_KINDS
+
+
+def _row(inst: InstancePlan, kinds: tuple[ActionKind, ...]) -> list[str]:
+    counts = [sum(1 for a in inst.actions if a.kind is kind) for kind in kinds]
     if not inst.enabled:
-        return [f"`{inst.instance}`", inst.url, *["–"] * 4, "disabled"]
+        return [f"`{inst.instance}`", inst.url, *["–"] * len(kinds), "disabled"]
     if inst.blocked is not None:
         status = f"blocked ({inst.blocked.reason}): {inst.blocked.message}"
-        return [f"`{inst.instance}`", inst.url, *["–"] * 4, status]
+        return [f"`{inst.instance}`", inst.url, *["–"] * len(kinds), status]
     status = _changes(inst) if inst.actions else "in sync"
     return [f"`{inst.instance}`", inst.url, *map(str, counts), status]
 

@@ -16,6 +16,13 @@ from reconciler.plan import Action, ActionKind, InstancePlan, Plan
 from reconciler.report import style, units
 
 
+def file_label(action: Action) -> str:
+    """`./weights/x.gguf, sha256:720b397267dd…`: the file as written and its short digest."""
+    digest = action.file_digest or ""
+    short = f"{digest[:19]}…" if len(digest) > 19 else digest
+    return f"{action.file_source or action.file}, {short}"
+
+
 def action_line(action: Action) -> str:
     """One action without colour: symbol, verb, model, what it is built from, and why."""
     text = f"{style.ACTION_SYMBOLS[action.kind]} {action.kind} {action.model.display}"
@@ -24,6 +31,8 @@ def action_line(action: Action) -> str:
     if action.kind is ActionKind.LOAD and action.embedding:
         text += " via /api/embed"
     details = [units.size(action.size)] if action.size else []
+    if action.file is not None:
+        details.insert(0, f"from {file_label(action)}")
     return f"{text} ({'; '.join([*details, action.reason])})"
 
 
@@ -55,6 +64,8 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
         text.append(f"No changes on {', '.join(in_sync)}.\n", style=style.NOTE_STYLE)
     if plan.instances:
         text.append("\n")
+    for warning in plan.warnings:
+        text.append(f"Warning: {warning}\n", style.ERROR_STYLE)
     for refusal in plan.refusals:
         text.append(f"Error: refused ({refusal.guard}): {refusal.message}\n", style.ERROR_STYLE)
     text.append(plan.summary(), style=style.HEADER_STYLE)

@@ -19,12 +19,14 @@ ACTION_SYMBOLS = {
     ActionKind.CREATE: "~",
     ActionKind.LOAD: "*",
     ActionKind.DELETE: "-",
+    ActionKind.UPDATE: "^",
 }
 ACTION_STYLES = {
     ActionKind.PULL: "green",
     ActionKind.CREATE: "yellow",
     ActionKind.LOAD: "cyan",
     ActionKind.DELETE: "red",
+    ActionKind.UPDATE: "magenta",
 }
 HEALTH_STYLES = {
     Health.HEALTHY: "green",

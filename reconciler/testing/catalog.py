@@ -174,6 +174,10 @@ class Registry:
         self.add(name, newer)
         return newer
 
+    def move_tag(self, name: str) -> str:
+        """Publish a newer build under `name` (the tag moves upstream); its new bare digest."""
+        return self.bump(name).digest
+
     def get(self, name: str | names.ModelName) -> ModelSpec | None:
         """The spec published under `name`, or None (invalid names are never found)."""
         try:

@@ -77,7 +77,10 @@ async def _create_events(
 ) -> AsyncGenerator[Event, None]:
     base: ModelSpec | StreamError | None
     if base_name is None:
-        base, parent = _from_files(ctx, req.get("files") or {}), ""
+        files = req.get("files") or {}
+        if any(name.endswith(".gguf") for name in files):
+            yield {"status": "parsing GGUF"}
+        base, parent = _from_files(ctx, files), ""
     else:
         installed = ctx.state.find(base_name)
         base, parent = (installed.spec, installed.display) if installed else (None, "")
@@ -99,7 +102,8 @@ async def _create_events(
         for line in _quantize_lines(base, quantize):
             yield line
     for layer in spec.layers:
-        verb = "using existing" if ctx.state.has_blob(layer) else "creating new"
+        existing = ctx.state.has_blob(layer) or layer.digest in ctx.state.uploads
+        verb = "using existing" if existing else "creating new"
         yield {"status": f"{verb} layer {layer.prefixed}"}
     yield {"status": "writing manifest"}
     ctx.state.install(target, spec)
@@ -107,16 +111,40 @@ async def _create_events(
 
 
 def _from_files(ctx: SimContext, files: dict[str, str]) -> ModelSpec | StreamError:
-    """A model built from a weights blob already on the server (one of a pulled model)."""
+    """A model built from a weights blob on the server: one pushed with `POST /api/blobs`, or
+    the weights of an installed model.
+
+    A blob the server does not have is refused (400 before any output; for a `.gguf` name the
+    stream has said `parsing GGUF` already, so then it is an error line, as in Ollama).
+    """
     for path, digest in sorted(files.items()):
-        wanted = digest[7:].lower()
+        wanted = digest[7:]
+        if wanted in ctx.state.uploads:
+            return _uploaded(path, wanted, ctx.state.uploads[wanted])
         owner = next(
             (m for m in ctx.state.models.values() if m.spec.layers[0].digest == wanted), None
         )
-        if owner is None:
-            return StreamError(f"blob not found for {path} (digest {digest})", 400)
-        return replace(owner.spec, parent_model="")
+        if owner is not None:
+            return replace(owner.spec, parent_model="")
+        return StreamError(f"blob not found for {path} (digest {digest})", 400)
     return StreamError("no files provided to convert", 400)
+
+
+def _uploaded(path: str, hex_digest: str, size: int) -> ModelSpec:
+    """The spec of a model whose weights are a pushed GGUF file (a small llama-like model)."""
+    stem = path.rsplit("/", 1)[-1].removesuffix(".gguf") or "model"
+    return ModelSpec(
+        weights_seed=f"upload:{hex_digest}",
+        family="llama",
+        parameter_size="1B",
+        parameter_count=1_000_000_000,
+        quantization="Q4_K_M",
+        weights_size=size,
+        context_length=4096,
+        embedding_length=2048,
+        weights_digest=hex_digest,
+        extra_info=(("general.name", stem),),
+    )
 
 
 def derive(base: ModelSpec, req: dict[str, Any], parent: str, quantize: str) -> ModelSpec:

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from starlette.types import Receive
 
 from reconciler import names
-from reconciler.testing import creation, inference, inventory
+from reconciler.testing import blobs, creation, inference, inventory, registryapi
 from reconciler.testing.bodies import BadRequest
 from reconciler.testing.catalog import Registry
 from reconciler.testing.config import SimContext, SimInstanceConfig
@@ -51,6 +51,8 @@ ENDPOINTS: dict[str, tuple[str, tuple[str, ...], Handler]] = {
     "embeddings": ("/api/embeddings", ("POST",), inference.embeddings),
     "v1Models": ("/v1/models", ("GET",), inventory.v1_models),
     "v1Model": ("/v1/models/{model}", ("GET",), inventory.v1_model),
+    "blobs": ("/api/blobs/{digest}", ("HEAD", "POST"), blobs.blob),
+    "registryManifest": ("/v2/{name}/manifests/{tag}", ("GET", "HEAD"), registryapi.manifest),
 }
 _V1_MODEL = "/v1/models/"
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
@@ -159,6 +161,11 @@ class SimServer:
         if path.startswith(_V1_MODEL) and tail and "/" not in tail:
             request.scope.setdefault("path_params", {})["model"] = tail
             return "v1Model", ("GET",)
+        digest = path[len(blobs.PREFIX) :]
+        if path.startswith(blobs.PREFIX) and digest and "/" not in digest:
+            return "blobs", ("HEAD", "POST")
+        if registryapi.manifest_path(path) is not None:
+            return "registryManifest", ("GET", "HEAD")
         return None
 
     def _relative(self, path: str) -> str | None:

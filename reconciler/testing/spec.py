@@ -75,6 +75,7 @@ class ModelSpec:
     model_format: str = "gguf"
     tokenizer: str = "gpt2"
     extra_info: tuple[tuple[str, Any], ...] = field(default=())
+    weights_digest: str = ""  # a real blob's digest (a pushed GGUF file); else from the seed
 
     @property
     def parameter_map(self) -> dict[str, Any]:
@@ -104,7 +105,8 @@ class ModelSpec:
     @cached_property
     def layers(self) -> tuple[Layer, ...]:
         """The manifest's layers, in Ollama's order."""
-        layers = [Layer("model", sha256_hex(f"weights:{self.weights_seed}"), self.weights_size)]
+        weights = self.weights_digest or sha256_hex(f"weights:{self.weights_seed}")
+        layers = [Layer("model", weights, self.weights_size)]
         if self.projector_size:
             seed = f"projector:{self.weights_seed}"
             layers.append(Layer("projector", sha256_hex(seed), self.projector_size))

@@ -75,6 +75,7 @@ class SimState:
     max_loaded: int | None = None
     memory: int | None = None
     unload_delay_ns: int = 0
+    uploads: dict[str, int] = field(default_factory=dict)  # pushed blobs: bare hex → bytes
     runners: Residency = field(init=False)
 
     def __post_init__(self) -> None:

@@ -17,6 +17,10 @@ INVALID = Path(__file__).resolve().parents[2] / "manifests" / "invalid"
 
 # file, line, column (None: not checked), message substring
 CASES: list[tuple[str, int, int | None, str]] = [
+    ("gguf-missing-file.yaml", 9, 13, "weights file not found: ./weights/nope.gguf"),
+    ("gguf-outside-manifests.yaml", 9, 13, "is outside the manifests' folders"),
+    ("gguf-without-dot-slash.yaml", 9, 13, "looks like a file but is read as a model name"),
+    ("update-auto-custom-model.yaml", 10, 15, "update: auto applies to pulled models"),
     ("yaml-syntax-error.yaml", 8, 8, "YAML syntax error: did not find expected ',' or '}'"),
     ("tab-indentation.yaml", 8, 1, "tab character used for indentation"),
     ("duplicate-key.yaml", 8, 3, "duplicate key 'url' (first defined at line 6)"),

@@ -27,7 +27,21 @@ def refused_plan(desired: DesiredFleet, observed: ObservedFleet, now: datetime) 
     strict = replace(desired, safety=Safety(max_deletions=1))
     gpu = observed.instances["gpu-1"]
     without_base = replace(gpu, models=tuple(m for m in gpu.models if "qwen" not in m.name.model))
-    return plan(strict, ObservedFleet({**observed.instances, "gpu-1": without_base}), now=now)
+    pulled = next(
+        m.name
+        for i in strict.instances
+        for m in i.models
+        if not m.is_custom
+        and m.state == "present"
+        and any(o.model(m.name) for o in observed.instances.values())
+    )
+    return plan(
+        strict,
+        ObservedFleet({**observed.instances, "gpu-1": without_base}),
+        now=now,
+        upstream={pulled: "0" * 64},  # the registry has a newer build of one installed model
+        check_updates=True,
+    )
 
 
 def test_a_refused_plan_with_every_kind_validates(refused_plan: Plan, validate: Validate) -> None:
