@@ -328,6 +328,37 @@ class SafetySpec(_Strict):
     )
 
 
+class SyncWindowSpec(_Strict):
+    """When the actions it covers may (allow) or may not (deny) be carried out; Argo CD's model."""
+
+    name: DnsLabel | None = Field(
+        default=None,
+        description="Names the window in plans, logs and status (default: `<kind>-<position>`, "
+        "e.g. `deny-1`).",
+    )
+    kind: Literal["allow", "deny"] = Field(
+        description="`deny`: hold the actions back while open. `allow`: carry them out only while "
+        "an allow window is open. Deny wins."
+    )
+    schedule: NonEmpty = Field(
+        description="When the window opens: a 5-field cron expression (minute hour day-of-month "
+        "month day-of-week, e.g. `0 9 * * 1-5`) or @daily, @weekly, ...; read in timeZone."
+    )
+    duration: Duration = Field(description="How long the window stays open, e.g. 8h, 30m.")
+    timeZone: NonEmpty = Field(
+        default="UTC", description="IANA time zone of the schedule, e.g. Europe/Berlin."
+    )
+    actions: Annotated[list[Literal["pull", "create", "load", "delete"]], Field(min_length=1)] = (
+        Field(
+            default=["pull", "create", "load", "delete"],
+            description="The actions the window rules over (default: all four).",
+        )
+    )
+    instances: Selector | None = Field(
+        default=None, description="The instances the window rules over (default: every one)."
+    )
+
+
 class FleetSpec(_Strict):
     """Fleet-wide settings."""
 
@@ -345,6 +376,11 @@ class FleetSpec(_Strict):
             "How long `orc watch --mode apply` holds deletions caused by a manifest change "
             "before planning again and deleting what is still to be deleted (0: no delay)."
         ),
+    )
+    syncWindows: list[SyncWindowSpec] = Field(
+        default=[],
+        description="When `orc apply` and `orc watch --mode apply` may carry out which actions; "
+        "held actions are planned and shown, not made.",
     )
 
 

@@ -25,6 +25,7 @@ from reconciler.manifest.models import (
     SecretRefSpec,
 )
 from reconciler.manifest.schematext import show
+from reconciler.manifest.syncwindows import check_sync_windows
 from reconciler.names import ModelName
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -76,6 +77,7 @@ def _fleet(doc: YamlDocument, fleet: FleetDocument) -> list[Diagnostic]:
         found += check_tls(doc, (*path, "tls"), defaults.tls)
         found += check_unverified_tls(doc, (*path, "tls"), defaults.tls)
         found += _headers(doc, (*path, "headers"), defaults.headers)
+    found += check_sync_windows(doc, fleet.spec.syncWindows)
     return found
 
 

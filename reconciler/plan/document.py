@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -32,6 +32,51 @@ class ActionKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """A sync window holds the action back: which window, of which kind, and until when.
+
+    `until` is in the window's time zone (`time_zone`); None when it does not close within a
+    year. Decided when a plan is carried out, so a saved plan's holds are only what was shown.
+    """
+
+    window: str
+    kind: str  # "deny": the window is open; "allow": no allow window is open
+    until: datetime | None
+    time_zone: str
+
+    def describe(self, reference: datetime | None = None) -> str:
+        """`held by sync window "business-hours" until 18:00 Europe/Berlin`; the date is shown
+        when `until` is not on the day of `reference` (in the window's time zone)."""
+        text = f'held by sync window "{self.window}"'
+        if self.until is None:
+            return f"{text}, which does not close within a year"
+        when = self.until.strftime("%H:%M")
+        if reference is None or reference.astimezone(self.until.tzinfo).date() != self.until.date():
+            when = self.until.strftime("%Y-%m-%d %H:%M")
+        return f"{text} until {when} {self.time_zone}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The action's `held` entry in the JSON plan."""
+        return {
+            "window": self.window,
+            "kind": self.kind,
+            "until": self.until.isoformat() if self.until else None,
+            "timeZone": self.time_zone,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Hold:
+        """Read back `to_dict()`."""
+        until = data["until"]
+        return cls(
+            window=str(data["window"]),
+            kind=str(data["kind"]),
+            until=datetime.fromisoformat(until) if until else None,
+            time_zone=str(data["timeZone"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     """One change to one model on one instance, with the reason it is needed.
 
@@ -49,6 +94,7 @@ class Action:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     embedding: bool = False
     size: int | None = None
+    held: Hold | None = None  # a sync window holds it back: planned and shown, not carried out
 
     @property
     def id(self) -> str:
@@ -116,6 +162,21 @@ class Plan:
         return tuple(a for inst in self.instances for a in inst.actions)
 
     @property
+    def held(self) -> tuple[Action, ...]:
+        """The actions a sync window holds back."""
+        return tuple(a for a in self.actions if a.held is not None)
+
+    def without_held(self) -> Plan:
+        """The plan less the actions sync windows hold back: what is carried out now."""
+        if not self.held:
+            return self
+        instances = tuple(
+            replace(ip, actions=tuple(a for a in ip.actions if a.held is None))
+            for ip in self.instances
+        )
+        return replace(self, instances=instances)
+
+    @property
     def counts(self) -> dict[ActionKind, int]:
         """How many actions of each kind (every kind present, zero included)."""
         counts = dict.fromkeys(ActionKind, 0)
@@ -142,10 +203,16 @@ class Plan:
         """The last line of every rendering: counts, or that nothing is to be done."""
         if self.has_changes:
             c = self.counts
-            return (
+            text = (
                 f"Plan: {c[ActionKind.PULL]} to pull, {c[ActionKind.CREATE]} to create, "
                 f"{c[ActionKind.LOAD]} to load, {c[ActionKind.DELETE]} to delete."
             )
+            held = len(self.held)
+            if held == 1:
+                text += " 1 held back by a sync window."
+            elif held:
+                text += f" {held} held back by sync windows."
+            return text
         if self.blocked:
             n = len(self.blocked)
             return f"No changes. {n} instance{'s' if n != 1 else ''} could not be planned."
@@ -230,6 +297,8 @@ def _action_to_dict(action: Action) -> dict[str, Any]:
         out["embedding"] = action.embedding
     if action.size is not None:
         out["size"] = action.size
+    if action.held is not None:
+        out["held"] = action.held.to_dict()
     return out
 
 
@@ -250,6 +319,7 @@ def _instance_from_dict(data: Mapping[str, Any]) -> InstancePlan:
 def _action_from_dict(instance: str, data: Mapping[str, Any]) -> Action:
     base = data.get("from")
     size = data.get("size")
+    held = data.get("held")
     return Action(
         instance=instance,
         kind=ActionKind(data["kind"]),
@@ -261,4 +331,5 @@ def _action_from_dict(instance: str, data: Mapping[str, Any]) -> Action:
         parameters=dict(data.get("parameters", {})),
         embedding=bool(data.get("embedding", False)),
         size=int(size) if size is not None else None,
+        held=Hold.from_dict(held) if held is not None else None,
     )
