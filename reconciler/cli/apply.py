@@ -37,6 +37,7 @@ from reconciler.reconcile import (
     ReconcileOutcome,
     Reconciler,
     ReconcileRequest,
+    held_summary,
     load_desired,
     lock_servers,
 )
@@ -57,6 +58,7 @@ class ApplySettings:
     lock_timeout: float
     state_dir: Path | None
     secrets_dirs: tuple[Path, ...] = ()
+    ignore_sync_windows: bool = False
 
 
 @click.command("apply", epilog=EXIT_CODES_HELP)
@@ -80,6 +82,11 @@ class ApplySettings:
     help="How long to wait for another apply on the same state directory or server to finish "
     "(e.g. 30s, 10m; 0: do not wait).",
 )
+@click.option(
+    "--ignore-sync-windows",
+    is_flag=True,
+    help="Carry out the actions the Fleet's spec.syncWindows hold back now, too.",
+)
 @secrets_dir_option
 @state_dir_option
 def apply_command(
@@ -90,6 +97,7 @@ def apply_command(
     selectors: tuple[str, ...],
     parallelism: int | None,
     lock_timeout: float,
+    ignore_sync_windows: bool,
     secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
 ) -> int:
@@ -103,6 +111,10 @@ def apply_command(
     Instances are worked on in parallel; within one, pulls come first, then creates, loads, and
     deletions last (only once the instance's pulls succeeded). Transient errors are retried with
     backoff. Afterwards the touched instances are probed again to confirm they match.
+
+    Actions the Fleet's sync windows hold back at the moment of applying are shown, not made
+    (exit 3 when the rest was done, 1 when every change is held); --ignore-sync-windows makes
+    them too.
 
     \b
     Examples:
@@ -120,6 +132,7 @@ def apply_command(
         lock_timeout,
         state_dir,
         secrets_dirs,
+        ignore_sync_windows,
     )
     return run_apply(settings)
 
@@ -138,7 +151,13 @@ def run_apply(settings: ApplySettings) -> int:
             hint="pass --yes, or apply a plan saved with `orc plan --out`",
         )
     desired = load_desired(manifest_paths)
-    request = ReconcileRequest(desired, settings.targets, settings.selector, saved=saved)
+    request = ReconcileRequest(
+        desired,
+        settings.targets,
+        settings.selector,
+        saved=saved,
+        sync_windows=not settings.ignore_sync_windows,
+    )
     display = _Display(settings.fmt)
     with open_state(settings.state_dir) as state:
         hooks = ReconcileHooks(
@@ -173,7 +192,7 @@ def _report(outcome: ReconcileOutcome, display: _Display) -> int:
         if display.json is not None:
             display.json.emit(summary_event(outcome.result, outcome.verified))
         else:
-            _print_outcomes(outcome.result, outcome.verified)
+            _print_outcomes(outcome.result, outcome.verified, made)
     return outcome.exit_code
 
 
@@ -263,11 +282,13 @@ class _Display:
             self._live.close()
 
 
-def _print_outcomes(result: ApplyResult, verified: Plan | None) -> None:
+def _print_outcomes(result: ApplyResult, verified: Plan | None, made: Plan) -> None:
     color = use_color()
     lines = ["", "Outcomes:"]
     lines += [f"  {result_line(r, color=color)}" for r in result.results]
     lines += ["", result.summary()]
+    if made.held:
+        lines.append(f"Not carried out: {held_summary(made, limit=10)}.")
     if verified is not None:
         lines.append(verify_line(verified))
     elif not result.interrupted:

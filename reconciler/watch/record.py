@@ -19,6 +19,7 @@ from reconciler.manifest import Diagnostic
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.report import Status, build_status
 from reconciler.watch.conditions import Conditions, Facts
+from reconciler.watch.heldback import HeldBack
 from reconciler.watch.prunedelay import PendingDeletion
 from reconciler.watch.results import Result
 
@@ -85,6 +86,7 @@ class WatchRecord:
     alive: bool = False
     last_progress: float | None = None  # monotonic: a reconcile ended or reported progress
     pending_deletions: tuple[PendingDeletion, ...] = ()  # held by the Fleet's pruneDelay
+    held_back: HeldBack = field(default_factory=HeldBack)  # by the Fleet's sync windows
 
     def __post_init__(self) -> None:
         self.conditions = Conditions(self.created_at)
@@ -129,6 +131,8 @@ class WatchRecord:
         document["lastReconcile"] = self.last.to_dict() if self.last else None
         document["manifests"] = self.manifests.to_dict(self.paths)
         document["pendingDeletions"] = [p.to_dict() for p in self.pending_deletions]
+        if self.desired is not None and self.desired.sync_windows:
+            document["syncWindows"] = self.held_back.to_dict()
         self.document = document
 
     def _status(self, now: datetime) -> Status:
