@@ -10,6 +10,9 @@ Daylight saving time: a start that falls in the hour a DST change skips happens 
 on the wall clock (02:30 becomes 03:30), and a start in the hour that repeats happens once, the
 first time round (Python's `fold=0`, as PEP 495 defines it).
 
+The look-ahead is bounded: a window still open a year on, or after 5000 openings in a row
+(`* * * * *` with `duration: 1m` never closes), is reported as having no end (None).
+
 Pure functions of the time passed in; croniter (iteration) and zoneinfo (time zones) do the
 calendar work, here and nowhere else.
 """
@@ -64,7 +67,7 @@ def time_zone_problem(name: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """One period a window is open: from `start` until `end` (None: not within a year)."""
+    """One period a window is open: from `start` until `end` (None: not within the look-ahead)."""
 
     window: SyncWindow
     start: datetime
@@ -74,7 +77,7 @@ class Span:
 @dataclass(frozen=True, slots=True)
 class Hold:
     """Why an action waits: the window that holds it, and when it may go ahead (None: not
-    within a year). `until` is in the window's time zone."""
+    within the look-ahead). `until` is in the window's time zone."""
 
     window: SyncWindow
     until: datetime | None

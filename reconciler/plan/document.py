@@ -49,7 +49,7 @@ class Hold:
         when `until` is not on the day of `reference` (in the window's time zone)."""
         text = f'held by sync window "{self.window}"'
         if self.until is None:
-            return f"{text}, which does not close within a year"
+            return f"{text}, with no end within the look-ahead (a year)"
         when = self.until.strftime("%H:%M")
         if reference is None or reference.astimezone(self.until.tzinfo).date() != self.until.date():
             when = self.until.strftime("%Y-%m-%d %H:%M")

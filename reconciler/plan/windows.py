@@ -46,7 +46,7 @@ def release_plan(made: Plan) -> Plan:
 
 
 def next_release(made: Plan) -> datetime | None:
-    """The earliest time a held action of `made` may go ahead (None: none within a year)."""
+    """The earliest time a held action of `made` may go ahead (None: none within the look-ahead)."""
     times = [a.held.until for a in made.held if a.held is not None and a.held.until is not None]
     return min(times, default=None)
 

@@ -18,7 +18,7 @@ from reconciler.watch.logs import EventLog
 
 @dataclass(frozen=True, slots=True)
 class HeldAction:
-    """One action a sync window holds back, and when it may go ahead (None: not within a year)."""
+    """One action a sync window holds back, and when it may go ahead (None: not within the look-ahead)."""
 
     instance: str
     action: str
@@ -78,7 +78,7 @@ class HeldBack:
                 until=until.isoformat() if until else None,
                 message="held back until the window allows them"
                 if until
-                else "held back; the window does not close within a year",
+                else "held back; no end within the look-ahead",
             )
 
     def due(self, now: float, wall: datetime) -> float | None:
