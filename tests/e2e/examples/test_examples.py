@@ -34,16 +34,42 @@ def test_there_is_an_example_per_scenario() -> None:
         "enterprise",
         "mtls-private-ca",
         "fleet-modelsets",
+        "sync-windows",
     }
     readme = (ROOT / "README.md").read_text()
     for folder in folders:
         assert f"`examples/{folder}/`" in readme
 
 
-def test_orc_validate_accepts_every_example(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", *map(str, MANIFEST_FOLDERS)]) == 0
+# Each folder is one scenario (at most one Fleet each), validated on its own: files, instances,
+# model sets. A new folder needs a row, so the counts stay meaningful.
+EXPECTED = {
+    "cloud-path-prefix": (1, 1, 0),
+    "enterprise": (1, 1, 0),
+    "fleet-modelsets": (6, 3, 2),
+    "local-dev": (1, 1, 0),
+    "mtls-private-ca": (1, 1, 0),
+    "production-custom-endpoints": (1, 1, 0),
+    "remote-dev": (1, 1, 0),
+    "sync-windows": (3, 2, 0),
+}
+
+
+def test_every_example_folder_has_its_counts() -> None:
+    assert {d.name for d in MANIFEST_FOLDERS} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("folder", MANIFEST_FOLDERS, ids=lambda d: d.name)
+def test_orc_validate_accepts_every_example(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files, instances, sets = EXPECTED[folder.name]
+    assert main(["validate", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Valid: 12 files, 9 instances, 2 model sets, 0 warnings.")
+    assert out.startswith(
+        f"Valid: {files} file{'s' if files != 1 else ''}, {instances} "
+        f"instance{'s' if instances != 1 else ''}, {sets} model sets, 0 warnings."
+    )
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(EXAMPLES)))
