@@ -18,7 +18,8 @@ from reconciler.watch.logs import EventLog
 
 @dataclass(frozen=True, slots=True)
 class HeldAction:
-    """One action a sync window holds back, and when it may go ahead (None: not within the look-ahead)."""
+    """One action a sync window holds back, and when it may go ahead (None: not within the
+    look-ahead)."""
 
     instance: str
     action: str
@@ -76,9 +77,9 @@ class HeldBack:
                 window=window,
                 actions=count,
                 until=until.isoformat() if until else None,
-                message="held back until the window allows them"
+                message="planned, not made: carried out once the window allows"
                 if until
-                else "held back; no end within the look-ahead",
+                else "planned, not made: the window has no end within the look-ahead",
             )
 
     def due(self, now: float, wall: datetime) -> float | None:
