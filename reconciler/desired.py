@@ -195,6 +195,32 @@ class Safety:
     max_deletions: int = 10
 
 
+SYNC_ACTIONS = ("pull", "create", "load", "delete")
+"""The kinds of action a sync window can hold back, in plan order."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncWindow:
+    """A Fleet's `spec.syncWindows` entry: when the actions it covers may (allow) or may not
+    (deny) be carried out. Opens at each time `schedule` (5-field cron, in `time_zone`) names
+    and stays open `duration` seconds; `match_labels` selects instances (empty: every one)."""
+
+    name: str
+    kind: Literal["allow", "deny"]
+    schedule: str
+    duration: float
+    time_zone: str = "UTC"
+    actions: tuple[str, ...] = SYNC_ACTIONS
+    match_labels: Mapping[str, str] = field(default_factory=dict)
+    location: SourceLocation | None = None
+
+    def covers(self, labels: Mapping[str, str], action: str) -> bool:
+        """Whether this window rules over `action` on an instance with these labels."""
+        if action not in self.actions:
+            return False
+        return all(labels.get(key) == value for key, value in self.match_labels.items())
+
+
 @dataclass(frozen=True, slots=True)
 class Receiver:
     """A webhook told about events (see reconciler.notify); its URL may be a secret."""
@@ -226,6 +252,8 @@ class DesiredFleet:
     prune_delay: float = field(default=30.0, metadata={"digest": False})
     # who is told about events; no plan depends on it, so it stays out of the digest too
     notifications: tuple[Receiver, ...] = field(default=(), metadata={"digest": False})
+    # when actions may be carried out; decided at apply time, so no plan digest depends on them
+    sync_windows: tuple[SyncWindow, ...] = field(default=(), metadata={"digest": False})
 
     def instance(self, name: str) -> DesiredInstance | None:
         """The instance of that name, if declared."""

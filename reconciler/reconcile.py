@@ -8,6 +8,10 @@ hooks (how to confirm, where apply events go, which lock to hold and for how lon
 A saved plan is carried out only while it is fresh: the manifests and every planned instance's
 model inventory must be what they were when it was made.
 
+The Fleet's sync windows are judged when a plan is made or carried out (`ReconcileHooks.wall`):
+the actions they hold back stay in the plan, marked, and are not carried out (unless the request
+ignores the windows); a run whose every change is held ends HELD.
+
 Exit codes: a run that ends in an error raises it, or (for the endings a caller reports: refused,
 nothing could be done, locked) carries it, and the error's class holds the code (errors.py).
 Every other run's exit code is decided below, by `exit_code()` (and `status_exit_code()` for
@@ -37,7 +41,17 @@ from reconciler.notify import ReconcileFacts, facts_from
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.ollama import OllamaClient
 from reconciler.ollama.registry import RegistryError, RegistryLookup
-from reconciler.plan import Action, ActionKind, LoadLimit, Plan, guards, plan, select
+from reconciler.plan import (
+    Action,
+    ActionKind,
+    LoadLimit,
+    Plan,
+    guards,
+    hold_by_windows,
+    plan,
+    release_plan,
+    select,
+)
 from reconciler.plan.diff import wants_update_check
 from reconciler.plan.residency import assess, learn
 from reconciler.probe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
@@ -280,6 +294,7 @@ class Ending(StrEnum):
     DECLINED = "declined"  # the confirm hook said no
     LOCKED = "locked"  # another apply holds the state lock
     APPLIED = "applied"  # the apply ran: see `result` (it may have failed or been interrupted)
+    HELD = "held"  # every change is held back by a sync window: nothing was carried out
 
 
 @dataclass(frozen=True)
@@ -293,10 +308,15 @@ class ReconcileRequest:
     saved: Plan | None = None  # carry out this plan (if still fresh) instead of planning now
     detailed_exitcode: bool = False  # exit 2 for changes or blocked instances when planning only
     lock_scope: LockScope = LockScope.RUN
+    sync_windows: bool = True  # False: carry out what the Fleet's sync windows hold back
 
 
 def _ignore(_: object) -> None:
     return None
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -316,6 +336,7 @@ class ReconcileHooks:
     on_applied: Callable[[ApplyResult | None], None] = _ignore  # the apply ended (None: raised)
     # The run ended, whichever way (not when it raised): e.g. notifications are sent from here.
     on_outcome: Callable[[ReconcileOutcome], None] = _ignore
+    wall: Callable[[], datetime] = _utc_now  # the time sync windows are judged at
 
 
 @dataclass(frozen=True)
@@ -345,8 +366,9 @@ def exit_code(outcome: ReconcileOutcome) -> ExitCode:
 
     An error decides by its class. An apply: 130 when interrupted (or while verifying), else the
     apply's own code (0 all done, 3 some failed, 1 nothing done), and 3 for a clean apply that
-    left blocked instances out. A refused plan exits 1. With `detailed_exitcode`, a plan with
-    changes or blocked instances exits 2. Everything else exits 0.
+    left blocked instances or actions held by a sync window out. A refused plan, or one whose
+    every change a sync window holds, exits 1. With `detailed_exitcode`, a plan with changes
+    (held or not) or blocked instances exits 2. Everything else exits 0.
     """
     if outcome.error is not None:
         return outcome.error.exit_code
@@ -354,8 +376,8 @@ def exit_code(outcome: ReconcileOutcome) -> ExitCode:
         if outcome.result.interrupted or outcome.verified is None:
             return ExitCode.INTERRUPTED
         code = outcome.result.exit_code
-        if code is ExitCode.OK and outcome.plan.blocked:
-            return ExitCode.PARTIAL  # blocked instances were not reconciled
+        if code is ExitCode.OK and (outcome.plan.blocked or outcome.plan.held):
+            return ExitCode.PARTIAL  # blocked instances or held actions were left out
         return code
     if outcome.ending is Ending.REFUSED:
         return ExitCode.ERROR
@@ -406,10 +428,11 @@ async def _run(
                 nothing = Plan(desired_digest=request.desired.digest())
                 return ReconcileOutcome(Ending.LOCKED, nothing, request, error=locked)
         if request.saved is not None:
-            made = await _check_saved(steps, request, hooks)
+            made = _windows(await _check_saved(steps, request, hooks), request, hooks)
         else:
             observed, made = await steps.plan(request.desired, request.targets, request.selector)
             hooks.on_observed(observed)
+            made = _windows(made, request, hooks)
             hooks.on_plan(made)
             if hooks.hold_back is not None:
                 made = hooks.hold_back(made)
@@ -427,20 +450,29 @@ async def _run(
         return ReconcileOutcome(Ending.APPLIED, made, request, result, verified)
 
 
+def _windows(made: Plan, request: ReconcileRequest, hooks: ReconcileHooks) -> Plan:
+    """`made` with the actions the sync windows hold back now marked (none when ignored)."""
+    if not request.sync_windows:
+        return release_plan(made)
+    return hold_by_windows(made, request.desired, hooks.wall())
+
+
 async def _apply_locked(
-    steps: ReconcileSteps, made: Plan, request: ReconcileRequest, hooks: ReconcileHooks
+    steps: ReconcileSteps, planned: Plan, request: ReconcileRequest, hooks: ReconcileHooks
 ) -> ApplyResult | ReconcileOutcome:
-    """Take the apply's locks and carry the plan out; the LOCKED outcome when one is held."""
+    """Take the apply's locks and carry out the plan's actions no sync window holds; the LOCKED
+    outcome when a lock is held."""
+    made = planned.without_held()
     with ExitStack() as held:
         if request.lock_scope is LockScope.APPLY:
             locked = _take_lock(held, hooks.lock)
             if locked is not None:
-                return ReconcileOutcome(Ending.LOCKED, made, request, error=locked)
+                return ReconcileOutcome(Ending.LOCKED, planned, request, error=locked)
         plan_lock = hooks.apply_lock
         if plan_lock is not None:
             locked = _take_lock(held, lambda: plan_lock(made))
             if locked is not None:
-                return ReconcileOutcome(Ending.LOCKED, made, request, error=locked)
+                return ReconcileOutcome(Ending.LOCKED, planned, request, error=locked)
         hooks.on_apply(made)
         result: ApplyResult | None = None
         try:
@@ -501,8 +533,14 @@ def _stop_before_apply(made: Plan, request: ReconcileRequest) -> ReconcileOutcom
             return ReconcileOutcome(Ending.DRIFT, made, request, error=error)
         ending = Ending.BLOCKED if made.blocked else Ending.SYNCED
         return ReconcileOutcome(ending, made, request, error=error)
-    if made.has_changes:
+    if made.without_held().has_changes:
         return None
+    if made.has_changes:
+        error = RefusedError(
+            f"every change is held back by a sync window: {held_summary(made)}",
+            hint="wait for the window, or pass --ignore-sync-windows to carry them out now",
+        )
+        return ReconcileOutcome(Ending.HELD, made, request, error=error)
     if made.blocked:
         error = RefusedError(
             "nothing could be done: no instance with changes could be reached",
@@ -510,6 +548,14 @@ def _stop_before_apply(made: Plan, request: ReconcileRequest) -> ReconcileOutcom
         )
         return ReconcileOutcome(Ending.BLOCKED, made, request, error=error)
     return ReconcileOutcome(Ending.SYNCED, made, request)
+
+
+def held_summary(made: Plan, limit: int = 3) -> str:
+    """`gpu-1/pull/llama3:latest held by sync window "x" until 18:00 UTC, ...` for messages."""
+    held = made.held
+    shown = [f"{a.id} {a.held.describe(made.created_at)}" for a in held[:limit] if a.held]
+    more = f" and {len(held) - limit} more" if len(held) > limit else ""
+    return ", ".join(shown) + more
 
 
 async def _verify(

@@ -41,6 +41,7 @@ from reconciler.reconcile import (
     ReconcileOutcome,
     Reconciler,
     ReconcileRequest,
+    held_summary,
     load_desired,
     lock_servers,
     outcome_facts,
@@ -63,6 +64,7 @@ class ApplySettings:
     state_dir: Path | None
     secrets_dirs: tuple[Path, ...] = ()
     notify: bool = False
+    ignore_sync_windows: bool = False
 
 
 NOTIFY_DEADLINE = 60.0  # seconds `orc apply --notify` waits for its notifications at the end
@@ -105,6 +107,11 @@ EPILOG_EXIT_CODES = exit_codes_help(
     help="Tell the Fleet's notification receivers what the run applied, what failed and "
     "what a guard refused (orc watch tells them always).",
 )
+@click.option(
+    "--ignore-sync-windows",
+    is_flag=True,
+    help="Carry out the actions the Fleet's spec.syncWindows hold back now, too.",
+)
 @secrets_dir_option
 @state_dir_option
 def apply_command(
@@ -116,6 +123,7 @@ def apply_command(
     parallelism: int | None,
     lock_timeout: float,
     notify: bool,
+    ignore_sync_windows: bool,
     secrets_dirs: tuple[Path, ...],
     state_dir: Path | None,
 ) -> int:
@@ -129,6 +137,10 @@ def apply_command(
     Instances are worked on in parallel; within one, pulls come first, then creates, loads, and
     deletions last (only once the instance's pulls succeeded). Transient errors are retried with
     backoff. Afterwards the touched instances are probed again to confirm they match.
+
+    Actions the Fleet's sync windows hold back at the moment of applying are shown, not made
+    (exit 3 when the rest was done, 1 when every change is held); --ignore-sync-windows makes
+    them too.
 
     \b
     Examples:
@@ -148,6 +160,7 @@ def apply_command(
         state_dir,
         secrets_dirs,
         notify,
+        ignore_sync_windows,
     )
     return run_apply(settings)
 
@@ -166,7 +179,13 @@ def run_apply(settings: ApplySettings) -> int:
             hint="pass --yes, or apply a plan saved with `orc plan --out`",
         )
     desired = load_desired(manifest_paths)
-    request = ReconcileRequest(desired, settings.targets, settings.selector, saved=saved)
+    request = ReconcileRequest(
+        desired,
+        settings.targets,
+        settings.selector,
+        saved=saved,
+        sync_windows=not settings.ignore_sync_windows,
+    )
     display = _Display(settings.fmt)
     with open_state(settings.state_dir) as state:
         hooks = ReconcileHooks(
@@ -240,7 +259,7 @@ def _report(outcome: ReconcileOutcome, display: _Display) -> int:
         if display.json is not None:
             display.json.emit(summary_event(outcome.result, outcome.verified))
         else:
-            _print_outcomes(outcome.result, outcome.verified)
+            _print_outcomes(outcome.result, outcome.verified, made)
     return outcome.exit_code
 
 
@@ -330,11 +349,13 @@ class _Display:
             self._live.close()
 
 
-def _print_outcomes(result: ApplyResult, verified: Plan | None) -> None:
+def _print_outcomes(result: ApplyResult, verified: Plan | None, made: Plan) -> None:
     color = use_color()
     lines = ["", "Outcomes:"]
     lines += [f"  {result_line(r, color=color)}" for r in result.results]
     lines += ["", result.summary()]
+    if made.held:
+        lines.append(f"Not carried out: {held_summary(made, limit=10)}.")
     if verified is not None:
         lines.append(verify_line(verified))
     elif not result.interrupted:

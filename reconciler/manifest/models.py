@@ -396,6 +396,37 @@ class ReceiverSpec(_Strict):
     )
 
 
+class SyncWindowSpec(_Strict):
+    """When the actions it covers may (allow) or may not (deny) be carried out; Argo CD's model."""
+
+    name: DnsLabel | None = Field(
+        default=None,
+        description="Names the window in plans, logs and status (default: `<kind>-<position>`, "
+        "e.g. `deny-1`).",
+    )
+    kind: Literal["allow", "deny"] = Field(
+        description="`deny`: hold the actions back while open. `allow`: carry them out only while "
+        "an allow window is open. Deny wins."
+    )
+    schedule: NonEmpty = Field(
+        description="When the window opens: a 5-field cron expression (minute hour day-of-month "
+        "month day-of-week, e.g. `0 9 * * 1-5`) or @daily, @weekly, ...; read in timeZone."
+    )
+    duration: Duration = Field(description="How long the window stays open, e.g. 8h, 30m.")
+    timeZone: NonEmpty = Field(
+        default="UTC", description="IANA time zone of the schedule, e.g. Europe/Berlin."
+    )
+    actions: Annotated[list[Literal["pull", "create", "load", "delete"]], Field(min_length=1)] = (
+        Field(
+            default=["pull", "create", "load", "delete"],
+            description="The actions the window rules over (default: all four).",
+        )
+    )
+    instances: Selector | None = Field(
+        default=None, description="The instances the window rules over (default: every one)."
+    )
+
+
 class FleetSpec(_Strict):
     """Fleet-wide settings."""
 
@@ -418,6 +449,11 @@ class FleetSpec(_Strict):
         default=[],
         description="Webhooks told about drift, failures, recoveries, applies, refused plans "
         "and broken edits, by `orc watch` and `orc apply --notify`.",
+    )
+    syncWindows: list[SyncWindowSpec] = Field(
+        default=[],
+        description="When `orc apply` and `orc watch --mode apply` may carry out which actions; "
+        "held actions are planned and shown, not made.",
     )
 
 

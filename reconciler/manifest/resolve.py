@@ -29,6 +29,7 @@ from reconciler.manifest.models import (
 )
 from reconciler.manifest.selection import ModelSetDocument, model_sets, sets_for
 from reconciler.manifest.semantics import receiver_name, resolve_file
+from reconciler.manifest.syncwindows import resolve_sync_windows
 from reconciler.names import ModelName
 
 _DEFAULTS = FleetDefaults()
@@ -61,6 +62,7 @@ def resolve_fleet(parsed: list[ParsedDocument]) -> tuple[desired.DesiredFleet, l
         name=fleet[1].metadata.name if fleet and fleet[1].metadata else "default",
         prune_delay=_seconds(spec.pruneDelay if spec else "30s", 30.0, allow_zero=True),
         notifications=_receivers(fleet[0], spec.notifications) if fleet and spec else (),
+        sync_windows=resolve_sync_windows(fleet[0], spec.syncWindows) if fleet and spec else (),
     )
     return result, _conflict_diagnostics(conflicts)
 

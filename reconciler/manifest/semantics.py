@@ -26,6 +26,7 @@ from reconciler.manifest.models import (
     SecretRefSpec,
 )
 from reconciler.manifest.schematext import show
+from reconciler.manifest.syncwindows import check_sync_windows
 from reconciler.manifest.weights import check_file_source, is_file_source
 from reconciler.names import ModelName
 
@@ -94,6 +95,7 @@ def _fleet(doc: YamlDocument, fleet: FleetDocument) -> list[Diagnostic]:
         found += check_unverified_tls(doc, (*path, "tls"), defaults.tls)
         found += _headers(doc, (*path, "headers"), defaults.headers)
     found += _receivers(doc, fleet.spec.notifications)
+    found += check_sync_windows(doc, fleet.spec.syncWindows)
     return found
 
 

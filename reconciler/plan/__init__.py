@@ -12,6 +12,7 @@ from reconciler.plan.document import (
     Action,
     ActionKind,
     Blocked,
+    Hold,
     InstancePlan,
     Plan,
     PlanFormatError,
@@ -20,12 +21,14 @@ from reconciler.plan.document import (
 )
 from reconciler.plan.planner import guards, observed_for, plan, select
 from reconciler.plan.residency import LoadLimit
+from reconciler.plan.windows import hold_by_windows, next_release, release_plan
 
 __all__ = [
     "FORMAT_VERSION",
     "Action",
     "ActionKind",
     "Blocked",
+    "Hold",
     "InstancePlan",
     "LoadLimit",
     "Plan",
@@ -33,8 +36,11 @@ __all__ = [
     "Refusal",
     "Skipped",
     "guards",
+    "hold_by_windows",
     "is_embedding",
+    "next_release",
     "observed_for",
     "plan",
+    "release_plan",
     "select",
 ]

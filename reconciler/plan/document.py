@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -37,6 +37,51 @@ BASE_KINDS = (ActionKind.PULL, ActionKind.CREATE, ActionKind.LOAD, ActionKind.DE
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """A sync window holds the action back: which window, of which kind, and until when.
+
+    `until` is in the window's time zone (`time_zone`); None when it does not close within a
+    year. Decided when a plan is carried out, so a saved plan's holds are only what was shown.
+    """
+
+    window: str
+    kind: str  # "deny": the window is open; "allow": no allow window is open
+    until: datetime | None
+    time_zone: str
+
+    def describe(self, reference: datetime | None = None) -> str:
+        """`held by sync window "business-hours" until 18:00 Europe/Berlin`; the date is shown
+        when `until` is not on the day of `reference` (in the window's time zone)."""
+        text = f'held by sync window "{self.window}"'
+        if self.until is None:
+            return f"{text}, with no end within the look-ahead (a year)"
+        when = self.until.strftime("%H:%M")
+        if reference is None or reference.astimezone(self.until.tzinfo).date() != self.until.date():
+            when = self.until.strftime("%Y-%m-%d %H:%M")
+        return f"{text} until {when} {self.time_zone}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The action's `held` entry in the JSON plan."""
+        return {
+            "window": self.window,
+            "kind": self.kind,
+            "until": self.until.isoformat() if self.until else None,
+            "timeZone": self.time_zone,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Hold:
+        """Read back `to_dict()`."""
+        until = data["until"]
+        return cls(
+            window=str(data["window"]),
+            kind=str(data["kind"]),
+            until=datetime.fromisoformat(until) if until else None,
+            time_zone=str(data["timeZone"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     """One change to one model on one instance, with the reason it is needed.
 
@@ -60,6 +105,7 @@ class Action:
     file: str | None = None
     file_source: str | None = None
     file_digest: str | None = None
+    held: Hold | None = None  # a sync window holds it back: planned and shown, not carried out
 
     @property
     def id(self) -> str:
@@ -128,6 +174,21 @@ class Plan:
         return tuple(a for inst in self.instances for a in inst.actions)
 
     @property
+    def held(self) -> tuple[Action, ...]:
+        """The actions a sync window holds back."""
+        return tuple(a for a in self.actions if a.held is not None)
+
+    def without_held(self) -> Plan:
+        """The plan less the actions sync windows hold back: what is carried out now."""
+        if not self.held:
+            return self
+        instances = tuple(
+            replace(ip, actions=tuple(a for a in ip.actions if a.held is None))
+            for ip in self.instances
+        )
+        return replace(self, instances=instances)
+
+    @property
     def counts(self) -> dict[ActionKind, int]:
         """How many actions of each kind (every kind present, zero included)."""
         counts = dict.fromkeys(ActionKind, 0)
@@ -155,10 +216,16 @@ class Plan:
         if self.has_changes:
             c = self.counts
             updates = f", {c[ActionKind.UPDATE]} to update" if c[ActionKind.UPDATE] else ""
-            return (
+            text = (
                 f"Plan: {c[ActionKind.PULL]} to pull, {c[ActionKind.CREATE]} to create, "
                 f"{c[ActionKind.LOAD]} to load, {c[ActionKind.DELETE]} to delete{updates}."
             )
+            held = len(self.held)
+            if held == 1:
+                text += " 1 held back by a sync window."
+            elif held:
+                text += f" {held} held back by sync windows."
+            return text
         if self.blocked:
             n = len(self.blocked)
             return f"No changes. {n} instance{'s' if n != 1 else ''} could not be planned."
@@ -254,6 +321,8 @@ def _action_to_dict(action: Action) -> dict[str, Any]:
             "source": action.file_source or action.file,
             "digest": action.file_digest or "",
         }
+    if action.held is not None:
+        out["held"] = action.held.to_dict()
     return out
 
 
@@ -275,6 +344,7 @@ def _action_from_dict(instance: str, data: Mapping[str, Any]) -> Action:
     base = data.get("from")
     size = data.get("size")
     weights = data.get("file")
+    held = data.get("held")
     return Action(
         instance=instance,
         kind=ActionKind(data["kind"]),
@@ -289,4 +359,5 @@ def _action_from_dict(instance: str, data: Mapping[str, Any]) -> Action:
         file=str(weights["path"]) if weights is not None else None,
         file_source=str(weights["source"]) if weights is not None else None,
         file_digest=str(weights["digest"]) if weights is not None else None,
+        held=Hold.from_dict(held) if held is not None else None,
     )

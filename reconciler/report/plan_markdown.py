@@ -47,7 +47,7 @@ def _row(inst: InstancePlan, kinds: tuple[ActionKind, ...]) -> list[str]:
 
 def _diffs(plan: Plan) -> list[str]:
     blocks = [
-        (inst, [line for line, _ in instance_lines(inst)])
+        (inst, [line for line, _ in instance_lines(inst, plan.created_at)])
         for inst in plan.instances
         if inst.enabled and inst.blocked is None and (inst.actions or inst.skipped)
     ]
@@ -65,4 +65,6 @@ def _diffs(plan: Plan) -> list[str]:
 
 def _changes(inst: InstancePlan) -> str:
     n = len(inst.actions)
-    return f"{n} change{'s' if n != 1 else ''}"
+    held = sum(1 for a in inst.actions if a.held is not None)
+    text = f"{n} change{'s' if n != 1 else ''}"
+    return f"{text}, {held} held by sync windows" if held else text

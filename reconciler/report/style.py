@@ -39,6 +39,7 @@ HEALTH_STYLES = {
 }
 SYNC_STYLES = {Sync.SYNCED: "green", Sync.OUT_OF_SYNC: "yellow", Sync.UNKNOWN: "magenta"}
 BLOCKED_STYLE = "bold red"
+HELD_STYLE = "yellow"  # an action a sync window holds back
 ERROR_STYLE = "bold red"
 NOTE_STYLE = "dim"
 HEADER_STYLE = "bold"

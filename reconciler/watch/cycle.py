@@ -5,8 +5,10 @@ diagnostics go to the log and the status. A plan refused by a guard is reported,
 In apply mode a plan with changes is carried out under the state lock (deletions a manifest
 change caused first wait the Fleet's pruneDelay, see prunedelay.py); when a manual `orc apply`
 holds it, this cycle's apply is skipped and reported. Instances waiting out a backoff are left out
-of the cycle, so an unreachable server never holds up the others. Planning, guards, the lock
-and the apply are `reconciler.reconcile.run_reconcile`'s, as for `orc apply`.
+of the cycle, so an unreachable server never holds up the others. Actions the Fleet's sync
+windows hold back are planned, reported (status, logs) and not made; the loop reconciles again
+when the next window opens. Planning, guards, windows, the lock and the apply are
+`reconciler.reconcile.run_reconcile`'s, as for `orc apply`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from reconciler.reconcile import (
     outcome_facts,
     run_reconcile,
 )
+from reconciler.watch.heldback import HeldBack
 from reconciler.watch.logs import EventLog
 from reconciler.watch.manifests import ManifestReader
 from reconciler.watch.prunedelay import PruneDelay
@@ -79,6 +82,7 @@ class Cycle:
     deletions: PruneDelay = field(default_factory=PruneDelay)
     notifier: Notifier | None = None  # tells the Fleet's receivers after each reconcile
     count: int = 0
+    _window_due: float | None = None
 
     async def run(self, due: Due) -> CycleSummary:
         """One reconcile for `due`; every failure ends as the summary's result, never raised."""
@@ -138,10 +142,24 @@ class Cycle:
             on_event=self._on_event,
             on_applied=self._apply_finished,
             on_outcome=self._notify,
+            wall=self.wall,
         )
         outcome = await run_reconcile(self.reconciler, request, hooks)
+        held = self._held_back(outcome.plan)
         result, message = self._result(outcome)
-        return result, self.deletions.note(message)
+        return result, held.note(self.deletions.note(message))
+
+    def _held_back(self, made: Plan) -> HeldBack:
+        """Record and log what the sync windows hold back; a reconcile is due when one opens."""
+        held = HeldBack.of(made)
+        self.record.held_back = held
+        held.log(self.log)
+        self._window_due = held.due(self.clock(), self.wall()) if self.mode is Mode.APPLY else None
+        return held
+
+    def window_due(self) -> float | None:
+        """When the next sync window opens for held actions (monotonic), if any."""
+        return self._window_due
 
     def _notify(self, outcome: ReconcileOutcome) -> None:
         """Queue the notifications of this reconcile (never waits for their delivery)."""
@@ -219,6 +237,8 @@ class Cycle:
             drifted = [p.instance for p in made.instances if p.actions]
             self.log.info("plan.drift", summary=made.summary(), instances=drifted)
             return Result.DRIFT, made.summary()
+        if outcome.ending is Ending.HELD:
+            return Result.HELD, made.summary()
         if outcome.ending is Ending.LOCKED:
             self.log.warning("apply.skipped", reason="locked", message=str(outcome.error))
             return Result.LOCKED, f"apply skipped: {outcome.error}"
@@ -259,4 +279,4 @@ class Cycle:
                 self.log.warning(f"action.{r.outcome}", **fields, error=r.error)
 
 
-_GOOD = {Result.SYNCED, Result.APPLIED, Result.DRIFT}
+_GOOD = {Result.SYNCED, Result.APPLIED, Result.DRIFT, Result.HELD}

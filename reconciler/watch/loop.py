@@ -161,6 +161,7 @@ class WatchLoop:
                 if await self._reconcile(due) is None:
                     break
                 self.schedule.deletions_due(self.cycle.deletions.next_due(after=now))
+                self.schedule.window_due(self.cycle.window_due())
                 self._follow_interval()
                 self.schedule.finished(self.clock(), full=due.full)
                 self._notify()

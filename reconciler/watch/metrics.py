@@ -66,6 +66,12 @@ class WatchMetrics:
         self.manifests_valid = Gauge(
             "orc_manifests_valid", "1 when the manifests on disk are valid.", registry=r
         )
+        self.held = Gauge(
+            "orc_sync_window_held_actions",
+            "Actions a sync window held back at the last reconcile.",
+            ["window"],
+            registry=r,
+        )
         self.notifications_sent = Counter(
             "orc_notifications_sent", "Notifications delivered.", ["receiver"], registry=r
         )
@@ -89,6 +95,9 @@ class WatchMetrics:
             self.duration.observe(last.duration)
             self.last_reconcile.set(last.finished_at.timestamp())
         self.manifests_valid.set(1 if record.manifests.valid else 0)
+        self.held.clear()
+        for held in record.held_back.actions:
+            self.held.labels(held.window).inc()
         self._instances(record)
 
     def render(self) -> bytes:

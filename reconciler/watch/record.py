@@ -22,6 +22,7 @@ from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.report import Status, build_status
 from reconciler.state import FleetFigures
 from reconciler.watch.conditions import Conditions, Facts
+from reconciler.watch.heldback import HeldBack
 from reconciler.watch.prunedelay import PendingDeletion
 from reconciler.watch.results import Result
 
@@ -93,6 +94,7 @@ class WatchRecord:
     selector: dict[str, str] = field(default_factory=dict)  # `--selector`: the shard owned
     notifications: list[dict[str, Any]] = field(default_factory=list)  # per receiver
     figures: FiguresSource | None = None  # the history's figures; None: the status has none
+    held_back: HeldBack = field(default_factory=HeldBack)  # by the Fleet's sync windows
 
     def __post_init__(self) -> None:
         self.conditions = Conditions(self.created_at)
@@ -142,6 +144,8 @@ class WatchRecord:
             "instances": sorted(i.name for i in self.desired.instances) if self.desired else [],
         }
         document["notifications"] = self.notifications
+        if self.desired is not None and self.desired.sync_windows:
+            document["syncWindows"] = self.held_back.to_dict()
         self.document = document
 
     def notified(self, receivers: list[dict[str, Any]]) -> None:

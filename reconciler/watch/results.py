@@ -11,6 +11,7 @@ class Result(StrEnum):
     SYNCED = "synced"  # nothing to change
     APPLIED = "applied"  # changes made, all of them done
     DRIFT = "drift"  # --mode plan: changes found, not made
+    HELD = "held"  # --mode apply: every change is held back by a sync window
     PARTIAL = "partial"  # some actions failed
     FAILED = "failed"  # no action succeeded
     REFUSED = "refused"  # a safety guard refused the plan

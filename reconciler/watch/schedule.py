@@ -27,6 +27,7 @@ class Trigger(StrEnum):
     MANUAL = "manual"  # SIGHUP or POST /reconcile
     RETRY = "retry"  # an instance's backoff ended
     PRUNE_DELAY = "prune-delay"  # held deletions are due: plan again (see prunedelay.py)
+    SYNC_WINDOW = "sync-window"  # a sync window opens for actions it held back
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ class Schedule:
         self._last_change: float | None = None
         self._next_resync: float | None = None
         self._deletions_due: float | None = None
+        self._window_due: float | None = None
         self.backoffs = Backoffs(timing.backoff_base, timing.backoff_factor, timing.interval)
 
     def set_interval(self, seconds: float) -> None:
@@ -133,6 +135,10 @@ class Schedule:
     def deletions_due(self, when: float | None) -> None:
         """Reconcile at `when`, when held deletions are due (None: none are waiting)."""
         self._deletions_due = when
+
+    def window_due(self, when: float | None) -> None:
+        """Reconcile at `when`, when a sync window lets held actions go ahead (None: none)."""
+        self._window_due = when
 
     def request(self, trigger: Trigger) -> None:
         """Ask for a reconcile as soon as possible (startup, SIGHUP, POST /reconcile)."""
@@ -151,6 +157,8 @@ class Schedule:
             triggers.add(Trigger.INTERVAL)
         if self._deletions_due is not None and self._deletions_due <= now:
             triggers.add(Trigger.PRUNE_DELAY)
+        if self._window_due is not None and self._window_due <= now:
+            triggers.add(Trigger.SYNC_WINDOW)
         retries = self.backoffs.due(now)
         if retries:
             triggers.add(Trigger.RETRY)
@@ -168,6 +176,7 @@ class Schedule:
             self._change_due(),
             self._next_resync,
             self._deletions_due,
+            self._window_due,
             self.backoffs.next_time(),
         )
         return min((t for t in times if t is not None), default=None)
@@ -178,7 +187,7 @@ class Schedule:
         if Trigger.CHANGE in due.triggers:
             self._first_change = self._last_change = None
         if due.full:
-            self._next_resync = self._deletions_due = None
+            self._next_resync = self._deletions_due = self._window_due = None
         self.backoffs.postpone(due.retries, now)
 
     def finished(self, now: float, *, full: bool) -> None:

@@ -46,6 +46,7 @@ LIBRARY_CASES = [
     ("sqlite3", "probe.py", "sqlite3 only in reconciler.state"),
     ("trustme", "cli/demo.py", "trustme only in reconciler.testing"),
     ("pydantic", "report/units.py", "pydantic only in reconciler.manifest and reconciler.ollama"),
+    ("croniter", "plan/planner.py", "croniter only in reconciler.syncwindows"),
 ]
 
 

@@ -29,7 +29,13 @@ SCENARIOS = sorted(
 STAND_IN = CATALOG["llama3.1:8b"]  # published under the example's names the catalog lacks
 ENV = {
     name: f"{name.lower()}-value-0123456789"
-    for name in ("DEV_OLLAMA_TOKEN", "PROD_OLLAMA_TOKEN", "ENTERPRISE_API_KEY", "CLOUD_API_KEY")
+    for name in (
+        "DEV_OLLAMA_TOKEN",
+        "PROD_OLLAMA_TOKEN",
+        "OLLAMA_PROD_TOKEN",
+        "ENTERPRISE_API_KEY",
+        "CLOUD_API_KEY",
+    )
 }
 
 

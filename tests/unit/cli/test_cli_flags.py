@@ -554,3 +554,11 @@ def test_demo_flags(monkeypatch, tmp_path):
     assert main(["demo", "--dir", str(tmp_path), "--pull-speed", "250MB/s"]) == 0
     folder, speed = recorder.only
     assert (Path(folder), speed) == (tmp_path, 250e6)  # the same units as orc sim
+
+
+def test_apply_honours_sync_windows_unless_told_to_ignore_them(pipeline, tmp_path):
+    assert main(["apply", str(FLEET), "-y", "--state-dir", str(tmp_path)]) == 0
+    args = ["apply", str(FLEET), "-y", "--ignore-sync-windows", "--state-dir", str(tmp_path)]
+    assert main(args) == 0
+    (_, honoured, _), (_, ignored, _) = pipeline
+    assert (honoured.sync_windows, ignored.sync_windows) == (True, False)
