@@ -1,7 +1,8 @@
 """`run_watch`: assemble the real daemon (files, sockets, signals) around `WatchLoop`.
 
-The loop gets the real file watcher, the state directory's lock and a `Reconciler`; the HTTP
-endpoints (only with `--listen`) and the status file read the loop's record. SIGTERM and SIGINT
+The loop gets the real file watcher, the state directory's lock and history, and a `Reconciler`;
+the HTTP endpoints (only with `--listen`: the dashboard and its Test chat too) and the status file
+read the loop's record. SIGTERM and SIGINT
 stop the loop (a reconcile in flight is cancelled cleanly) and the daemon exits 0; SIGHUP asks
 for a reconcile now.
 """
@@ -18,17 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from reconciler.chat import Fleet
 from reconciler.desired import DesiredFleet
 from reconciler.errors import UsageError
 from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.plan import Plan
 from reconciler.reconcile import Reconciler, lock_servers
+from reconciler.report.activity import RECENT_APPLIES, history_entries
 from reconciler.state import StateDir, state_dir_path
 from reconciler.watch.cycle import Mode
 from reconciler.watch.http import (
     TOKEN_ENV,
     HttpServer,
     all_interfaces,
+    chat_access,
     make_app,
     webhook_token,
 )
@@ -39,6 +43,7 @@ from reconciler.watch.record import WatchRecord
 from reconciler.watch.schedule import Timing, Trigger
 from reconciler.watch.sources import manifest_changes
 from reconciler.watch.statusfile import write_atomically
+from reconciler.watch.testchat import TestChats
 
 DEFAULT_LISTEN = ("127.0.0.1", 9464)
 
@@ -90,8 +95,9 @@ async def _serve(settings: WatchSettings) -> int:
             stop=stop,
             lock=lambda made, desired: _apply_locks(state, made, desired),
             listeners=_listeners(settings, metrics),
+            history=lambda: history_entries(state.history(RECENT_APPLIES)),
         )
-        http = await _start_http(settings, watch, metrics, log)
+        http = await _start_http(settings, watch, metrics, log, state)
         restore = _handle_signals(stop, watch, log)
         log.info(
             "watch.started",
@@ -145,7 +151,11 @@ def _listeners(settings: WatchSettings, metrics: WatchMetrics) -> list[Listener]
 
 
 async def _start_http(
-    settings: WatchSettings, watch: WatchLoop, metrics: WatchMetrics, log: EventLog
+    settings: WatchSettings,
+    watch: WatchLoop,
+    metrics: WatchMetrics,
+    log: EventLog,
+    state: StateDir,
 ) -> HttpServer | None:
     if settings.listen is None:
         return None
@@ -154,13 +164,26 @@ async def _start_http(
         log.info("http.reconcile", message="reconcile requested")
         watch.request(Trigger.MANUAL)
 
+    def fleet(desired: DesiredFleet) -> Fleet:
+        return Fleet(desired, secrets=_secrets(settings), state=state)
+
     token = webhook_token(settings.webhook_token)
-    app = make_app(watch.record, metrics, reconcile_now, time.monotonic, token)
+    access = chat_access(settings.listen[0], token)
+    chats = TestChats(lambda: watch.record.desired, fleet, log=log)
+    app = make_app(
+        watch.record, metrics, reconcile_now, time.monotonic, token, chats=chats, access=access
+    )
     http = HttpServer(app, *settings.listen)
     host, port = await http.start()
     shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     auth = "bearer token" if token else "none"
-    log.info("http.listening", address=shown, url=f"http://{shown}/status", reconcile_auth=auth)
+    log.info(
+        "http.listening",
+        address=shown,
+        url=f"http://{shown}/",
+        reconcile_auth=auth,
+        test_chat=str(access),
+    )
     if all_interfaces(settings.listen[0]):
         log.warning(
             "http.all_interfaces",

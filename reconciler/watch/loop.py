@@ -24,7 +24,7 @@ from reconciler.watch.cycle import ApplyLocks, Cycle, FleetReconciler, Mode
 from reconciler.watch.logs import EventLog
 from reconciler.watch.manifests import Loader, ManifestReader, Revision
 from reconciler.watch.prunedelay import PruneDelay
-from reconciler.watch.record import CycleSummary, WatchRecord
+from reconciler.watch.record import CycleSummary, History, WatchRecord
 from reconciler.watch.revision import git_revision
 from reconciler.watch.schedule import Due, Schedule, Timing, Trigger
 from reconciler.watch.sources import ChangeSource
@@ -65,13 +65,19 @@ class WatchLoop:
         revision: Revision = git_revision,
         lock: ApplyLocks | None = None,
         listeners: Sequence[Listener] = (),
+        history: History | None = None,
     ) -> None:
         self.options = options
         self.stop = stop if stop is not None else asyncio.Event()
         self.clock, self.sleep = clock, sleep
         self.schedule = Schedule(options.timing, rng or random.Random())
         self.record = WatchRecord(
-            options.paths, str(options.mode), options.timing.interval, clock(), wall()
+            options.paths,
+            str(options.mode),
+            options.timing.interval,
+            clock(),
+            wall(),
+            history=history,
         )
         self.log = EventLog()
         self.cycle = Cycle(

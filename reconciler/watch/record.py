@@ -1,20 +1,25 @@
 """What `orc watch` knows about the fleet, and the status document it serves from it.
 
 The loop writes here (the last valid desired state, the latest observation of each instance,
-the manifests' validity, how the last reconcile ended); `/status`, `/healthz`, `/metrics` and the
-status file read from here. The document is rebuilt when a reconcile starts and when it ends, so
-every reader sees the same consistent snapshot in between.
+the manifests' validity, how the last reconcile ended, the recent reconciles); `/status`,
+`/healthz`, `/metrics`, the dashboard and the status file read from here. The document is rebuilt
+when a reconcile starts and when it ends, so every reader sees the same consistent snapshot in
+between. The recent applied actions come from the state directory's history, read at those
+moments too (a busy or unwritable state directory keeps the previous list).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from reconciler.desired import DesiredFleet
+from reconciler.errors import StateError
 from reconciler.manifest import Diagnostic
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.report import Status, build_status
@@ -23,6 +28,8 @@ from reconciler.watch.prunedelay import PendingDeletion
 from reconciler.watch.results import Result
 
 HEALTHY_INTERVALS = 3  # /healthz fails when no reconcile finished for this many intervals
+RECENT_RECONCILES = 20  # summaries kept for `recentReconciles`
+History = Callable[[], Sequence[Mapping[str, Any]]]  # the recent applied actions, newest last
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,9 @@ class WatchRecord:
     alive: bool = False
     last_progress: float | None = None  # monotonic: a reconcile ended or reported progress
     pending_deletions: tuple[PendingDeletion, ...] = ()  # held by the Fleet's pruneDelay
+    history: History | None = None
+    recent: deque[CycleSummary] = field(default_factory=lambda: deque(maxlen=RECENT_RECONCILES))
+    applies: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         self.conditions = Conditions(self.created_at)
@@ -103,6 +113,11 @@ class WatchRecord:
         names = {i.name for i in self.desired.instances} if self.desired else set()
         self.observed = {n: o for n, o in self.observed.items() if n in names}
 
+    def finished(self, summary: CycleSummary) -> None:
+        """A reconcile ended: it is the last one and the newest of the recent ones."""
+        self.last, self.running = summary, None
+        self.recent.append(summary)
+
     def healthy(self, now: float) -> bool:
         """/healthz: the loop runs and a reconcile finished (or progressed) lately."""
         since = self.last_progress if self.last_progress is not None else self.started
@@ -112,6 +127,7 @@ class WatchRecord:
         """Rebuild the conditions and the document (and, with `rebuild`, the status)."""
         if rebuild:
             self.status = self._status(now)
+            self._read_history()
         self.conditions.update(
             Facts(
                 running=self.running,
@@ -129,7 +145,14 @@ class WatchRecord:
         document["lastReconcile"] = self.last.to_dict() if self.last else None
         document["manifests"] = self.manifests.to_dict(self.paths)
         document["pendingDeletions"] = [p.to_dict() for p in self.pending_deletions]
+        document["recentReconciles"] = [s.to_dict() for s in self.recent]
+        document["recentApplies"] = [dict(a) for a in self.applies]
         self.document = document
+
+    def _read_history(self) -> None:
+        if self.history is not None:
+            with contextlib.suppress(StateError):  # busy or unwritable: the last list stays
+                self.applies = tuple(self.history())
 
     def _status(self, now: datetime) -> Status:
         desired = self.desired or DesiredFleet()
