@@ -1,10 +1,15 @@
-"""`orc status`: what is out there now, per instance and (with --models) per model."""
+"""`orc status`: what is out there now, per instance and (with --models) per model.
+
+`--format html` writes the dashboard's page as one self-contained file (no script, nothing
+loaded from elsewhere), with the recent applied actions from the state directory's history.
+"""
 
 from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,17 +27,21 @@ from reconciler.cli.options import (
     use_color,
     write_output,
 )
+from reconciler.errors import StateError
 from reconciler.plan import select
 from reconciler.reconcile import Reconciler, load_desired, status_exit_code
 from reconciler.report import (
     Status,
     build_status,
+    render_status_html,
     render_status_json,
     render_status_markdown,
     render_status_table,
 )
+from reconciler.report.activity import RECENT_APPLIES, history_entries
+from reconciler.state import StateDir
 
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "json", "markdown", "html")
 
 
 @click.command("status", epilog=EXIT_CODES_HELP)
@@ -65,20 +74,35 @@ def status_command(
     sync (Synced, OutOfSync, Unknown), checked at. `--models` adds one row per model per
     instance: size, quantisation, context length, capabilities, loaded until, declared or not.
 
+    `--format html` writes the dashboard of `orc watch --listen` as one self-contained page
+    (health, every model, the recent applied actions), for CI artifacts and e-mail.
+
     \b
     Examples:
       orc status manifests/
       orc status manifests/ --models --format markdown
       orc status manifests/ --format json --detailed-exitcode
+      orc status manifests/ --format html > fleet.html
     """
     desired = select(load_desired(list(paths)), targets, parse_selector(selectors))
     secrets = secret_policy(paths, secrets_dirs)
     with open_state(state_dir) as state:
         reconciler = Reconciler(state=state, parallelism=parallelism, secrets=secrets)
         observed = run_async(reconciler.observe(desired))
-    status = build_status(desired, observed, datetime.now(UTC))
-    write_output(_render(status, fmt, models))
+        status = build_status(desired, observed, datetime.now(UTC))
+        text = _page(status, state) if fmt == "html" else _render(status, fmt, models)
+    write_output(text)
     return int(status_exit_code(status.ok, detailed=detailed_exitcode))
+
+
+def _page(status: Status, state: StateDir) -> str:
+    """The HTML page: every model (whatever --models says) and the recent applied actions."""
+    document: dict[str, Any] = status.to_dict(models=True)
+    try:
+        document["recentApplies"] = history_entries(state.history(RECENT_APPLIES))
+    except StateError:  # no readable history: the page says "none recorded"
+        document["recentApplies"] = []
+    return render_status_html(document)
 
 
 def _render(status: Status, fmt: str, models: bool) -> str:

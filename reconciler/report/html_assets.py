@@ -10,8 +10,9 @@ password field: it is never stored, in a cookie or anywhere else.
 
 from __future__ import annotations
 
+# The SVG namespace is percent-encoded so that the page holds no URL at all, even inside a data URL.
 ICON = (
-    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
+    "data:image/svg+xml,%3Csvg xmlns='http%3A%2F%2Fwww.w3.org%2F2000%2Fsvg' viewBox='0 0 16 16'%3E"
     "%3Ccircle cx='8' cy='8' r='7' fill='%232f7d5b'/%3E%3C/svg%3E"
 )
 
@@ -34,7 +35,8 @@ body {
   margin: 0; padding: 1rem; background: var(--bg); color: var(--fg);
   font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 }
-main { display: grid; gap: 1rem; }
+main { display: grid; grid-template-columns: minmax(0, 1fr); gap: 1rem; }
+header, section { min-width: 0; }
 header, section {
   background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 0.75rem 1rem;
 }
@@ -54,13 +56,16 @@ h3 { margin: 0.9rem 0 0.35rem; font-size: 0.95rem; }
 .bad { background: var(--bad-bg); color: var(--bad); }
 .mute { background: var(--mute-bg); color: var(--muted); }
 .meta, .url, .empty { color: var(--muted); font-size: 0.8rem; }
-.url { word-break: break-all; font-weight: normal; }
+.url { white-space: nowrap; font-weight: normal; }
+p.meta.good, p.meta.bad { background: none; }
 .scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; width: 100%; }
 th, td {
   text-align: left; vertical-align: top; padding: 0.35rem 0.5rem;
   border-bottom: 1px solid var(--line);
 }
+td { white-space: nowrap; }
+td.wide { white-space: normal; min-width: 16rem; }
 thead th { font-size: 0.78rem; color: var(--muted); font-weight: 600; white-space: nowrap; }
 tbody th { font-weight: 600; }
 code { font: 0.85rem ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }

@@ -24,6 +24,7 @@ from reconciler.report.html_values import (
     percent,
     seconds,
     shown,
+    stamp,
     strings,
     text,
 )
@@ -92,7 +93,7 @@ def summary(doc: Mapping[str, Any], now: datetime | None) -> str:
     return (
         f'<header id="summary"><h1>orc <span class="fleet">{shown(fleet.get("name"))}</span></h1>'
         f'<p class="chips">{"".join(c for c in chips if c)}</p>'
-        f'<p class="meta">status at {ago(doc.get("generated_at"), None)}</p>'
+        f'<p class="meta">status at {stamp(doc.get("generated_at"))}</p>'
         f"{_diagnostics(mapping(doc.get('manifests')))}</header>"
     )
 
@@ -130,9 +131,11 @@ def _health_row(inst: Mapping[str, Any], now: datetime | None) -> str:
         state += ' <span class="chip mute">disabled</span>'
     latency = mapping(inst.get("latency"))
     line = sparkline(series_points(latency.get("series")), f"latency of {name}")
-    cells = [
+    head = (
         f'<th scope="row">{esc(name)}<br><span class="url">{shown(inst.get("url"))}</span>'
-        f"{_priority(inst.get('priority'))}</th>",
+        f"{_priority(inst.get('priority'))}</th>"
+    )
+    cells = [
         state,
         shown(inst.get("version")),
         _latency(inst.get("latency_ms"), latency),
@@ -143,12 +146,14 @@ def _health_row(inst: Mapping[str, Any], now: datetime | None) -> str:
         _last_error(inst, now),
         _sync(inst),
     ]
-    ident = esc(f"instance-{name}")
-    return f'<tr id="{ident}">' + "".join(_cell(c, i) for i, c in enumerate(cells)) + "</tr>"
+    return f'<tr id="{esc(f"instance-{name}")}">{head}{_cells(cells, wide=7)}</tr>'
 
 
-def _cell(content: str, index: int) -> str:
-    return content if index == 0 else f"<td>{content}</td>"
+def _cells(cells: list[str], *, wide: int) -> str:
+    """The cells of a row; the `wide` one (a message) wraps, the others stay on one line."""
+    return "".join(
+        f'<td class="wide">{c}</td>' if i == wide else f"<td>{c}</td>" for i, c in enumerate(cells)
+    )
 
 
 def _priority(value: object) -> str:
@@ -186,7 +191,7 @@ def _last_error(inst: Mapping[str, Any], now: datetime | None) -> str:
         return f'{esc(what) or DASH}<br><span class="meta">{when}</span>'
     if inst.get("health") not in ("Healthy", "Disabled") and text(inst.get("message")):
         what = ": ".join(t for t in (text(inst.get("reason")), text(inst.get("message"))) if t)
-        return f'{esc(what)}<br><span class="meta">now</span>'
+        return f'{esc(what)}<br><span class="meta">at the last check</span>'
     return DASH
 
 
@@ -256,7 +261,7 @@ def activity(doc: Mapping[str, Any]) -> str:
     reconciles = items(doc.get("recentReconciles")) or items([doc.get("lastReconcile")])
     rec_rows = [_reconcile_row(r, now) for r in reversed(reconciles)]
     applies = [_apply_row(a, now) for a in reversed(items(doc.get("recentApplies")))]
-    pending = [_pending_row(p, now) for p in items(doc.get("pendingDeletions"))]
+    pending = [_pending_row(p) for p in items(doc.get("pendingDeletions"))]
     parts = [
         "<h3>Reconciles</h3>",
         table(("When", "#", "Trigger", "Result", "Took", "Message"), rec_rows, "none recorded"),
@@ -285,7 +290,7 @@ def _reconcile_row(rec: Mapping[str, Any], now: datetime | None) -> str:
         seconds(rec.get("durationSeconds")),
         shown(rec.get("message")),
     ]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+    return f"<tr>{_cells(cells, wide=5)}</tr>"
 
 
 def _apply_row(entry: Mapping[str, Any], now: datetime | None) -> str:
@@ -300,12 +305,10 @@ def _apply_row(entry: Mapping[str, Any], now: datetime | None) -> str:
         seconds(entry.get("seconds")),
         shown(entry.get("error")),
     ]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+    return f"<tr>{_cells(cells, wide=7)}</tr>"
 
 
-def _pending_row(entry: Mapping[str, Any], now: datetime | None) -> str:
-    cells = [shown(entry.get("instance")), f"<code>{shown(entry.get('model'))}</code>"]
-    due = moment(entry.get("dueAt"))
-    iso = "" if due is None else esc(due.isoformat())
-    cells.append(DASH if due is None else f'<time datetime="{iso}">{iso}</time>')
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+def _pending_row(entry: Mapping[str, Any]) -> str:
+    model = f"<code>{shown(entry.get('model'))}</code>"
+    cells = [shown(entry.get("instance")), model, stamp(entry.get("dueAt"))]
+    return f"<tr>{_cells(cells, wide=-1)}</tr>"

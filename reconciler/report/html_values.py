@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.report import units
@@ -80,6 +80,15 @@ def ago(value: object, now: datetime | None) -> str:
     iso = esc(when.isoformat())
     label = units.age(when, now) if now is not None else iso
     return f'<time datetime="{iso}" title="{iso}">{esc(label)}</time>'
+
+
+def stamp(value: object) -> str:
+    """`<time>` with the moment in UTC to the second (`2025-06-01 12:00:00 UTC`), or a dash."""
+    when = moment(value)
+    if when is None:
+        return DASH
+    iso = esc(when.isoformat())
+    return f'<time datetime="{iso}">{when.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC</time>'
 
 
 def milliseconds(value: object) -> str | None:
