@@ -8,10 +8,10 @@ constant time and never echoed. A token that is set but empty would turn that ch
 word, so it is refused. Handlers are `async` so they run on the loop's thread, never racing the
 record. Slow clients are cut off and open connections bounded (httpguard.py).
 
-The Test chat spends the fleet's compute, so it is open only where that is safe: when the daemon
-listens on loopback (and the request names a loopback host, so that a page on another site that
-rebinds its name to 127.0.0.1 gets nothing), or with the webhook token as a bearer token.
-Anywhere else it is off and `POST /chat` answers 403. A request from another origin, or not
+The Test chat spends the fleet's compute, so it is open only where that is safe: with the webhook
+token as a bearer token when `ORC_WEBHOOK_TOKEN` is set, else when the daemon listens on loopback
+(and the request names a loopback host, so that a page on another site that rebinds its name to
+127.0.0.1 gets nothing). Anywhere else it is off and `POST /chat` answers 403. A request from another origin, or not
 JSON (which a cross-site form could send without asking the browser first), is refused too.
 """
 
@@ -98,10 +98,13 @@ def loopback(host: str) -> bool:
 
 
 def chat_access(host: str, token: str | None) -> ChatAccess:
-    """The Test chat's access for a daemon listening on `host` with that webhook token."""
-    if loopback(host):
-        return ChatAccess.OPEN
-    return ChatAccess.TOKEN if token else ChatAccess.OFF
+    """The Test chat's access for a daemon listening on `host` with that webhook token.
+
+    A token, once set, is always wanted, loopback or not: behind a reverse proxy on the same
+    machine every visitor would otherwise arrive from loopback."""
+    if token:
+        return ChatAccess.TOKEN
+    return ChatAccess.OPEN if loopback(host) else ChatAccess.OFF
 
 
 def make_app(
