@@ -11,8 +11,9 @@ record. Slow clients are cut off and open connections bounded (httpguard.py).
 The Test chat spends the fleet's compute, so it is open only where that is safe: with the webhook
 token as a bearer token when `ORC_WEBHOOK_TOKEN` is set, else when the daemon listens on loopback
 (and the request names a loopback host, so that a page on another site that rebinds its name to
-127.0.0.1 gets nothing). Anywhere else it is off and `POST /chat` answers 403. A request from another origin, or not
-JSON (which a cross-site form could send without asking the browser first), is refused too.
+127.0.0.1 gets nothing). Anywhere else it is off and `POST /chat` answers 403. A request from
+another origin, or not JSON (which a cross-site form could send without asking the browser
+first), is refused too.
 """
 
 from __future__ import annotations
