@@ -37,9 +37,11 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium through Playwright; skipped, saying why, where none can run."""
+    """Headless Chromium through Playwright; skipped, saying why, where none can run.
+
+    Per module, so that Playwright's own event loop is gone before other modules' async tests."""
     executable = chromium_path()
     if executable is None:
         pytest.skip(
