@@ -16,8 +16,9 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler._version import __version__
+from reconciler.report.html_activity import activity
 from reconciler.report.html_assets import CSS, ICON, SCRIPT
-from reconciler.report.html_sections import activity, health, models, summary
+from reconciler.report.html_sections import health, models, summary
 from reconciler.report.html_values import esc, items, mapping, moment, strings, text
 
 MAX_PROMPT = 4000  # characters of a Test chat prompt

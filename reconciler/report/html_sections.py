@@ -1,4 +1,4 @@
-"""The sections of the HTML dashboard, rendered on the server: summary, Health, Models, Activity.
+"""The sections of the HTML dashboard, rendered on the server: summary, Health, Models.
 
 Each function takes the status document (or a part of it) and returns an HTML fragment. Values
 come through html_values.py, so every text is escaped and a missing or mistyped figure shows as a
@@ -22,7 +22,6 @@ from reconciler.report.html_values import (
     moment,
     number,
     percent,
-    seconds,
     shown,
     stamp,
     strings,
@@ -146,10 +145,10 @@ def _health_row(inst: Mapping[str, Any], now: datetime | None) -> str:
         _last_error(inst, now),
         _sync(inst),
     ]
-    return f'<tr id="{esc(f"instance-{name}")}">{head}{_cells(cells, wide=7)}</tr>'
+    return f'<tr id="{esc(f"instance-{name}")}">{head}{cells_of(cells, wide=7)}</tr>'
 
 
-def _cells(cells: list[str], *, wide: int) -> str:
+def cells_of(cells: list[str], *, wide: int) -> str:
     """The cells of a row; the `wide` one (a message) wraps, the others stay on one line."""
     return "".join(
         f'<td class="wide">{c}</td>' if i == wide else f"<td>{c}</td>" for i, c in enumerate(cells)
@@ -253,62 +252,3 @@ def _loaded(model: Mapping[str, Any], now: datetime | None) -> str:
     if now is None:
         return "yes"
     return esc(units.loaded(True, until, now))
-
-
-def activity(doc: Mapping[str, Any]) -> str:
-    """Recent reconciles of the daemon and recent applies from the state history, newest first."""
-    now = moment(doc.get("generated_at"))
-    reconciles = items(doc.get("recentReconciles")) or items([doc.get("lastReconcile")])
-    rec_rows = [_reconcile_row(r, now) for r in reversed(reconciles)]
-    applies = [_apply_row(a, now) for a in reversed(items(doc.get("recentApplies")))]
-    pending = [_pending_row(p) for p in items(doc.get("pendingDeletions"))]
-    parts = [
-        "<h3>Reconciles</h3>",
-        table(("When", "#", "Trigger", "Result", "Took", "Message"), rec_rows, "none recorded"),
-        "<h3>Applied actions</h3>",
-        table(
-            ("When", "Instance", "Action", "Model", "Outcome", "Tries", "Took", "Error"),
-            applies,
-            "none recorded",
-        ),
-    ]
-    if pending:
-        parts += [
-            "<h3>Deletions waiting for pruneDelay</h3>",
-            table(("Instance", "Model", "Due"), pending, ""),
-        ]
-    return f'<section id="activity"><h2>Activity</h2>{"".join(parts)}</section>'
-
-
-def _reconcile_row(rec: Mapping[str, Any], now: datetime | None) -> str:
-    number_ = number(rec.get("number"))
-    cells = [
-        ago(rec.get("time"), now),
-        DASH if number_ is None else f"{number_:.0f}",
-        shown(rec.get("trigger")),
-        badge(rec.get("result")),
-        seconds(rec.get("durationSeconds")),
-        shown(rec.get("message")),
-    ]
-    return f"<tr>{_cells(cells, wide=5)}</tr>"
-
-
-def _apply_row(entry: Mapping[str, Any], now: datetime | None) -> str:
-    attempts = number(entry.get("attempts"))
-    cells = [
-        ago(entry.get("finishedAt"), now),
-        shown(entry.get("instance")),
-        shown(entry.get("kind")),
-        f"<code>{shown(entry.get('model'))}</code>",
-        badge(entry.get("outcome")),
-        DASH if attempts is None else f"{attempts:.0f}",
-        seconds(entry.get("seconds")),
-        shown(entry.get("error")),
-    ]
-    return f"<tr>{_cells(cells, wide=7)}</tr>"
-
-
-def _pending_row(entry: Mapping[str, Any]) -> str:
-    model = f"<code>{shown(entry.get('model'))}</code>"
-    cells = [shown(entry.get("instance")), model, stamp(entry.get("dueAt"))]
-    return f"<tr>{_cells(cells, wide=-1)}</tr>"

@@ -97,7 +97,7 @@ async def _serve(settings: WatchSettings) -> int:
             listeners=_listeners(settings, metrics),
             history=lambda: history_entries(state.history(RECENT_APPLIES)),
         )
-        http = await _start_http(settings, watch, metrics, log, state)
+        http = await _start_http(settings, watch, metrics, log, state=state)
         restore = _handle_signals(stop, watch, log)
         log.info(
             "watch.started",
@@ -155,8 +155,9 @@ async def _start_http(
     watch: WatchLoop,
     metrics: WatchMetrics,
     log: EventLog,
-    state: StateDir,
+    state: StateDir | None = None,
 ) -> HttpServer | None:
+    """Serve the endpoints (with `--listen`); the Test chat's probes use `state`'s show cache."""
     if settings.listen is None:
         return None
 
