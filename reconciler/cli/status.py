@@ -1,10 +1,15 @@
-"""`orc status`: what is out there now, per instance and (with --models) per model."""
+"""`orc status`: what is out there now, per instance and (with --models) per model.
+
+`--format html` writes the dashboard's page as one self-contained file (no script, nothing
+loaded from elsewhere), with the recent applied actions from the state directory's history.
+"""
 
 from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,19 +28,21 @@ from reconciler.cli.options import (
     window_option,
     write_output,
 )
-from reconciler.errors import ExitCode
+from reconciler.errors import ExitCode, StateError
 from reconciler.plan import select
 from reconciler.reconcile import Reconciler, load_desired, status_exit_code
 from reconciler.report import (
     Status,
     build_status,
+    render_status_html,
     render_status_json,
     render_status_markdown,
     render_status_table,
 )
-from reconciler.state import FigureFeed
+from reconciler.report.activity import RECENT_APPLIES, history_entries
+from reconciler.state import FigureFeed, StateDir
 
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "json", "markdown", "html")
 
 
 EPILOG_EXIT_CODES = exit_codes_help(
@@ -85,6 +92,8 @@ def status_command(
     last error and when, and the chats it served (success rate, mean time to first token).
     These columns (and the JSON keys uptime, latency, lastError, chat) are left out when the
     state directory cannot be written; a figure the history has nothing for shows as `—`.
+    `--format html` writes the dashboard of `orc watch --listen` as one self-contained page
+    (health, every model, the recent applied actions), for CI artifacts and e-mail.
 
     \b
     Examples:
@@ -92,6 +101,7 @@ def status_command(
       orc status manifests/ --models --format markdown
       orc status manifests/ --format json --detailed-exitcode
       orc status manifests/ --window 7d
+      orc status manifests/ --format html > fleet.html
     """
     desired = select(load_desired(list(paths)), targets, parse_selector(selectors))
     secrets = secret_policy(paths, secrets_dirs)
@@ -100,11 +110,22 @@ def status_command(
         observed = run_async(reconciler.observe(desired))
         now = datetime.now(UTC)
         figures = state.figures(FigureFeed(window), now)
-    status = build_status(desired, observed, now, figures)
-    write_output(_render(status, fmt, models))
+        status = build_status(desired, observed, now, figures)
+        text = _page(status, state) if fmt == "html" else _render(status, fmt, models)
+    write_output(text)
     if not status.answered:
         click.echo("Error: no enabled instance answered (see the health column above)", err=True)
     return int(status_exit_code(status.ok, detailed=detailed_exitcode, answered=status.answered))
+
+
+def _page(status: Status, state: StateDir) -> str:
+    """The HTML page: every model (whatever --models says) and the recent applied actions."""
+    document: dict[str, Any] = status.to_dict(models=True)
+    try:
+        document["recentApplies"] = history_entries(state.history(RECENT_APPLIES))
+    except StateError:  # no readable history: the page says "none recorded"
+        document["recentApplies"] = []
+    return render_status_html(document)
 
 
 def _render(status: Status, fmt: str, models: bool) -> str:

@@ -109,7 +109,7 @@ class Cycle:
         summary = CycleSummary(
             self.count, trigger, result, message, started_at, self.wall(), duration
         )
-        self.record.last, self.record.running = summary, None
+        self.record.finished(summary)
         self.record.last_progress = self.clock()
         self.record.refresh(summary.finished_at)
         log = self.log.info if result in _GOOD else self.log.warning

@@ -1,7 +1,8 @@
 """`run_watch`: assemble the real daemon (files, sockets, signals) around `WatchLoop`.
 
-The loop gets the real file watcher, the state directory's lock and a `Reconciler`; the HTTP
-endpoints (only with `--listen`) and the status file read the loop's record. SIGTERM and SIGINT
+The loop gets the real file watcher, the state directory's lock and history, and a `Reconciler`;
+the HTTP endpoints (only with `--listen`: the dashboard and its Test chat too) and the status file
+read the loop's record. SIGTERM and SIGINT
 stop the loop (a reconcile in flight is cancelled cleanly) and the daemon exits 0; SIGHUP asks
 for a reconcile now.
 """
@@ -19,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from reconciler.chat import Fleet
 from reconciler.desired import DesiredFleet
 from reconciler.errors import StateError, UsageError
 from reconciler.manifest import load_fleet
@@ -26,6 +28,7 @@ from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.notify import Dispatcher
 from reconciler.plan import Plan
 from reconciler.reconcile import Reconciler, lock_servers
+from reconciler.report.activity import RECENT_APPLIES, history_entries
 from reconciler.state import (
     DEFAULT_RETENTION,
     DEFAULT_WINDOW,
@@ -39,6 +42,7 @@ from reconciler.watch.http import (
     TOKEN_ENV,
     HttpServer,
     all_interfaces,
+    chat_access,
     make_app,
     webhook_token,
 )
@@ -50,6 +54,7 @@ from reconciler.watch.record import WatchRecord
 from reconciler.watch.schedule import Timing, Trigger
 from reconciler.watch.sources import manifest_changes
 from reconciler.watch.statusfile import write_atomically
+from reconciler.watch.testchat import TestChats
 
 DEFAULT_LISTEN = ("127.0.0.1", 9464)
 
@@ -109,8 +114,9 @@ async def _serve(settings: WatchSettings) -> int:
             listeners=_listeners(settings, metrics),
             dispatcher=Dispatcher(secrets=_secrets(settings), on_delivery=metrics.notified),
             figures=_figures(state, settings.window, log),
+            history=lambda: history_entries(state.history(RECENT_APPLIES)),
         )
-        http = await _start_http(settings, watch, metrics, log)
+        http = await _start_http(settings, watch, metrics, log, state=state)
         restore = _handle_signals(stop, watch, log)
         log.info(
             "watch.started",
@@ -197,8 +203,13 @@ def _listeners(settings: WatchSettings, metrics: WatchMetrics) -> list[Listener]
 
 
 async def _start_http(
-    settings: WatchSettings, watch: WatchLoop, metrics: WatchMetrics, log: EventLog
+    settings: WatchSettings,
+    watch: WatchLoop,
+    metrics: WatchMetrics,
+    log: EventLog,
+    state: StateDir | None = None,
 ) -> HttpServer | None:
+    """Serve the endpoints (with `--listen`); the Test chat's probes use `state`'s show cache."""
     if settings.listen is None:
         return None
 
@@ -206,13 +217,26 @@ async def _start_http(
         log.info("http.reconcile", message="reconcile requested")
         watch.request(Trigger.MANUAL)
 
+    def fleet(desired: DesiredFleet) -> Fleet:
+        return Fleet(desired, secrets=_secrets(settings), state=state)
+
     token = webhook_token(settings.webhook_token)
-    app = make_app(watch.record, metrics, reconcile_now, time.monotonic, token)
+    access = chat_access(settings.listen[0], token)
+    chats = TestChats(lambda: watch.record.desired, fleet, log=log)
+    app = make_app(
+        watch.record, metrics, reconcile_now, time.monotonic, token, chats=chats, access=access
+    )
     http = HttpServer(app, *settings.listen)
     host, port = await http.start()
     shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     auth = "bearer token" if token else "none"
-    log.info("http.listening", address=shown, url=f"http://{shown}/status", reconcile_auth=auth)
+    log.info(
+        "http.listening",
+        address=shown,
+        url=f"http://{shown}/",
+        reconcile_auth=auth,
+        test_chat=str(access),
+    )
     if all_interfaces(settings.listen[0]):
         log.warning(
             "http.all_interfaces",

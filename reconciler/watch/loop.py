@@ -25,7 +25,7 @@ from reconciler.watch.cycle import ApplyLocks, Cycle, FleetReconciler, Mode
 from reconciler.watch.logs import EventLog
 from reconciler.watch.manifests import Loader, ManifestReader, Revision
 from reconciler.watch.prunedelay import PruneDelay
-from reconciler.watch.record import CycleSummary, FiguresSource, WatchRecord
+from reconciler.watch.record import CycleSummary, FiguresSource, History, WatchRecord
 from reconciler.watch.revision import git_revision
 from reconciler.watch.schedule import Due, Schedule, Timing, Trigger
 from reconciler.watch.sources import ChangeSource
@@ -69,6 +69,7 @@ class WatchLoop:
         listeners: Sequence[Listener] = (),
         dispatcher: Dispatcher | None = None,
         figures: FiguresSource | None = None,
+        history: History | None = None,
     ) -> None:
         self.options = options
         self.dispatcher: Dispatcher | None = None
@@ -83,6 +84,7 @@ class WatchLoop:
             wall(),
             selector=dict(options.selector),
             figures=figures,
+            history=history,
         )
         self.log = EventLog()
         self.cycle = Cycle(

@@ -1,22 +1,27 @@
 """What `orc watch` knows about the fleet, and the status document it serves from it.
 
 The loop writes here (the last valid desired state, the latest observation of each instance,
-the manifests' validity, how the last reconcile ended); `/status`, `/healthz`, `/metrics` and the
-status file read from here. The document is rebuilt when a reconcile starts and when it ends, so
-every reader sees the same consistent snapshot in between. The figures from the history (uptime,
-latency, last error, chats) are brought up to date when the status is rebuilt, that is once per
-reconcile, reading only the rows written since the last time.
+the manifests' validity, how the last reconcile ended, the recent reconciles); `/status`,
+`/healthz`, `/metrics`, the dashboard and the status file read from here. The document is rebuilt
+when a reconcile starts and when it ends, so every reader sees the same consistent snapshot in
+between. The figures from the history (uptime, latency, last error, chats) are brought up to date
+when the status is rebuilt, that is once per reconcile, reading only the rows written since the
+last time; the recent applied actions come from the state directory's history, read at those
+moments too (a busy or unwritable state directory keeps the previous list).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from reconciler.desired import DesiredFleet
+from reconciler.errors import StateError
 from reconciler.manifest import Diagnostic
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.report import Status, build_status
@@ -29,6 +34,8 @@ from reconciler.watch.results import Result
 HEALTHY_INTERVALS = 3  # /healthz fails when no reconcile finished for this many intervals
 # The history's figures over the window ending at a moment (None: no history to read).
 FiguresSource = Callable[[datetime], FleetFigures | None]
+RECENT_RECONCILES = 20  # summaries kept for `recentReconciles`
+History = Callable[[], Sequence[Mapping[str, Any]]]  # the recent applied actions, newest last
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +102,9 @@ class WatchRecord:
     notifications: list[dict[str, Any]] = field(default_factory=list)  # per receiver
     figures: FiguresSource | None = None  # the history's figures; None: the status has none
     held_back: HeldBack = field(default_factory=HeldBack)  # by the Fleet's sync windows
+    history: History | None = None
+    recent: deque[CycleSummary] = field(default_factory=lambda: deque(maxlen=RECENT_RECONCILES))
+    applies: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         self.conditions = Conditions(self.created_at)
@@ -113,6 +123,11 @@ class WatchRecord:
         names = {i.name for i in self.desired.instances} if self.desired else set()
         self.observed = {n: o for n, o in self.observed.items() if n in names}
 
+    def finished(self, summary: CycleSummary) -> None:
+        """A reconcile ended: it is the last one and the newest of the recent ones."""
+        self.last, self.running = summary, None
+        self.recent.append(summary)
+
     def healthy(self, now: float) -> bool:
         """/healthz: the loop runs and a reconcile finished (or progressed) lately."""
         since = self.last_progress if self.last_progress is not None else self.started
@@ -122,6 +137,7 @@ class WatchRecord:
         """Rebuild the conditions and the document (and, with `rebuild`, the status)."""
         if rebuild:
             self.status = self._status(now)
+            self._read_history()
         self.conditions.update(
             Facts(
                 running=self.running,
@@ -146,12 +162,19 @@ class WatchRecord:
         document["notifications"] = self.notifications
         if self.desired is not None and self.desired.sync_windows:
             document["syncWindows"] = self.held_back.to_dict()
+        document["recentReconciles"] = [s.to_dict() for s in self.recent]
+        document["recentApplies"] = [dict(a) for a in self.applies]
         self.document = document
 
     def notified(self, receivers: list[dict[str, Any]]) -> None:
         """A notification was delivered or failed: the receivers' tallies, shown at once."""
         self.notifications = receivers
         self.document = {**self.document, "notifications": receivers}
+
+    def _read_history(self) -> None:
+        if self.history is not None:
+            with contextlib.suppress(StateError):  # busy or unwritable: the last list stays
+                self.applies = tuple(self.history())
 
     def _status(self, now: datetime) -> Status:
         desired = self.desired or DesiredFleet()
