@@ -34,7 +34,7 @@ from reconciler.chat import Fleet
 from reconciler.desired import DesiredFleet, DesiredInstance, DesiredModel
 from reconciler.names import parse
 from reconciler.ollama import ClientConfig, OllamaClient
-from reconciler.testing import SimInstanceConfig, SimServer
+from reconciler.testing import SimFleet, SimInstanceConfig, SimServer
 
 MODEL = "llama3.2:3b"
 PROSE = [{"role": "user", "content": "Tell me about yourself."}]
@@ -58,7 +58,11 @@ def factory(sims: dict[str, SimServer]) -> Any:
     return make
 
 
-def desired(names: Sequence[str], weights: dict[str, int] | None = None) -> DesiredFleet:
+def desired(
+    names: Sequence[str],
+    weights: dict[str, int] | None = None,
+    urls: dict[str, str] | None = None,
+) -> DesiredFleet:
     instances = []
     for name in names:
         extra: dict[str, Any] = {}
@@ -67,7 +71,7 @@ def desired(names: Sequence[str], weights: dict[str, int] | None = None) -> Desi
         instances.append(
             DesiredInstance(
                 name=name,
-                url=f"http://{name}",
+                url=(urls or {}).get(name, f"http://{name}"),
                 priority=2 if name == LOWER else 1,
                 models=(DesiredModel(parse(MODEL)),),
                 **extra,
@@ -93,17 +97,27 @@ async def balance(policy: str, weights: dict[str, int], args: argparse.Namespace
         )
         for name, rate in {**RATES, LOWER: 50.0}.items()
     ]
-    sims = servers(configs)
     names = [c.name for c in configs]
     options = {"num_predict": args.tokens}
-    async with Fleet(
-        desired(names, weights),
-        client_factory=factory(sims),
-        policy=policy,  # type: ignore[arg-type]
-    ) as fleet:
-        start = time.perf_counter()
-        done = await asyncio.gather(*(timed_chat(fleet, PROSE, options) for _ in range(args.chats)))
-        wall = time.perf_counter() - start
+
+    async def run(fleet: Fleet) -> tuple[list[tuple[str, float]], float, dict[str, Any]]:
+        async with fleet:
+            start = time.perf_counter()
+            chats = (timed_chat(fleet, PROSE, options) for _ in range(args.chats))
+            done = await asyncio.gather(*chats)
+            wall = time.perf_counter() - start
+            return done, wall, {n: load.window for n, load in fleet.load().items()}
+
+    if args.transport == "asgi":  # in process: each reply arrives whole, first token and all
+        sims = servers(configs)
+        fleet = Fleet(desired(names, weights), client_factory=factory(sims), policy=policy)  # type: ignore[arg-type]
+        done, wall, windows = await run(fleet)
+    else:  # real loopback sockets: replies stream, token by token
+        async with SimFleet(configs) as running:
+            sims = {n: running[n] for n in names}
+            urls = {n: running.url(n) for n in names}
+            fleet = Fleet(desired(names, weights, urls), policy=policy)  # type: ignore[arg-type]
+            done, wall, windows = await run(fleet)
     per_reply = {n: FIRST_TOKEN_DELAY + (args.tokens - 1) / r for n, r in RATES.items()}
     ideal = sum(args.parallel / t for t in per_reply.values())  # chats per second
     latencies = sorted(seconds for _, seconds in done)
@@ -115,6 +129,8 @@ async def balance(policy: str, weights: dict[str, int], args: argparse.Namespace
         "p95": latencies[int(0.95 * (len(latencies) - 1))],
         "share": Counter(name for name, _ in done),
         "probes": {n: sims[n].state.endpoints.count("listModels") for n in names},
+        "windows": windows,
+        "peak": {n: sims[n].ctx.slots.peak for n in names},
     }
 
 
@@ -122,7 +138,8 @@ def print_balance(results: dict[str, dict[str, Any]], args: argparse.Namespace) 
     labels = list(results)
     print(
         f"{args.chats} concurrent chats, {args.tokens}-token replies, {args.parallel} slots "
-        f"per instance; priority 1: gpu-a 50, gpu-b 50, gpu-c 25 tokens/s; priority 2: cpu"
+        f"per instance; priority 1: gpu-a 50, gpu-b 50, gpu-c 25 tokens/s; priority 2: cpu; "
+        f"transport {args.transport}"
     )
     width = 24
     print("".ljust(22) + "".join(label.rjust(width) for label in labels))
@@ -140,6 +157,10 @@ def print_balance(results: dict[str, dict[str, Any]], args: argparse.Namespace) 
         row(f"share {name}", [f"{r['share'].get(name, 0)}" for r in results.values()])
     for name in [*RATES, LOWER]:
         row(f"probes {name}", [f"{r['probes'][name]}" for r in results.values()])
+    for name in RATES:
+        row(f"window {name} (end)", [f"{r['windows'][name] or '-'}" for r in results.values()])
+    for name in RATES:
+        row(f"peak in flight {name}", [f"{r['peak'][name]}" for r in results.values()])
 
 
 async def cost(chats: int) -> dict[str, Any]:
@@ -198,6 +219,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=10)
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--only", choices=["balance", "cost"])
+    parser.add_argument(
+        "--transport",
+        choices=["loopback", "asgi"],
+        default="loopback",
+        help="balance over real sockets (streamed replies) or in process (whole replies)",
+    )
     parser.add_argument("--old", type=Path, default=Path("/work/main"))
     parser.add_argument("--cost-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -210,6 +237,7 @@ def main() -> None:
             "first (previous)": asyncio.run(balance("first", {}, args)),
             "balanced, weights 1": asyncio.run(balance("balanced", {}, args)),
             "balanced, weights 2/2/1": asyncio.run(balance("balanced", fast, args)),
+            "adaptive, weights 1": asyncio.run(balance("adaptive", {}, args)),
         }
         print_balance(results, args)
     if args.only != "balance":
