@@ -79,7 +79,7 @@ class Admission:
                     return [_open(instance, reason) for instance, reason in choice.open]
                 self._pass_on(ticket, hops)
                 if isinstance(choice, Hold):
-                    hops = await self._wait(ticket, None)
+                    hops = await self._wait(ticket, None) or 0  # no limit: never None
                     deadline = loop.time() + self.wait_limit  # the limit is for capacity alone
                     continue
                 assert isinstance(choice, Full)

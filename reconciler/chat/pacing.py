@@ -32,6 +32,9 @@ from dataclasses import dataclass
 INITIAL_WINDOW = 1
 """Chats in flight on an instance before its first answer."""
 
+WIDEN_AFTER = 8
+"""After slow start, prompt answers at the window, in windows, before it widens by one."""
+
 QUEUE_FACTOR = 2.0
 QUEUE_MARGIN = 0.05
 """A first token later than QUEUE_FACTOR x the fastest seen + QUEUE_MARGIN seconds was queued."""
@@ -43,7 +46,7 @@ class Pace:
 
     window: int = INITIAL_WINDOW
     slow_start: bool = True
-    streak: int = 0  # prompt answers at the window since it last changed
+    streak: int = 0  # prompt answers at the window since it last changed (after slow start)
     fastest: float | None = None  # the quickest first token seen: no queue in front of it
     least_wait: float | None = None  # the least reply time less generation time seen
     reply: float | None = None  # moving average of the seconds of a whole reply
@@ -61,13 +64,15 @@ class Pace:
     ) -> None:
         """A chat that went out as the `in_flight`-th got its whole reply after `seconds`, of
         which the server reports `generating` seconds of generation (None: not reported)."""
-        self.reply = seconds if self.reply is None else _blend(self.reply, seconds, smoothing)
-        if generating is None or in_flight is None:
-            return
-        wait = max(0.0, seconds - generating)
-        if queued(wait, self.least_wait):
-            self.narrow(in_flight)
-        self.least_wait = wait if self.least_wait is None else min(self.least_wait, wait)
+        took = seconds
+        if generating is not None and in_flight is not None:
+            wait = max(0.0, seconds - generating)
+            if self.least_wait is not None:
+                took -= max(0.0, wait - self.least_wait)
+            if queued(wait, self.least_wait):
+                self.narrow(in_flight)
+            self.least_wait = wait if self.least_wait is None else min(self.least_wait, wait)
+        self.reply = took if self.reply is None else _blend(self.reply, took, smoothing)
 
     def busy(self, in_flight: int) -> None:
         """A chat that went out as the `in_flight`-th was refused as busy: too many at once."""
@@ -85,7 +90,7 @@ class Pace:
             self.window = max(self.window, 2 * in_flight)
             return
         self.streak += 1
-        if self.streak >= self.window:
+        if self.streak >= WIDEN_AFTER * self.window:
             self.window += 1
             self.streak = 0
 
