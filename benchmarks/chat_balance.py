@@ -4,15 +4,21 @@
    and 25 tokens/s, `parallel` generation slots each, a deep queue like Ollama's) and one instance
    of priority 2. Each reply is `--tokens` tokens. Printed per policy: the time for all 200, the
    throughput against the ideal (the sum of the three instances' capacities, slots / time per
-   reply), p50/p95 latency, the share of each instance and the probes each one got. Policies:
-   `first` (the previous one: always the best instance by priority and probe latency),
-   `balanced` with every weight 1, and `balanced` with weights 2, 2, 1 (the instances' speeds).
+   reply), p50/p95 latency, the share of each instance, the probes each one got, and for
+   `adaptive` the window each one ended with. Policies: `first` (the previous one: always the best
+   instance by priority and probe latency), `balanced` with every weight 1, `balanced` with
+   weights 2, 2, 1 (the instances' speeds, tuned by hand), and `adaptive` (the default) with every
+   weight 1. `--transport loopback` (default) serves the simulators on real sockets, so replies
+   stream as Ollama's do; `--transport asgi` runs them in process, where each reply arrives whole
+   (as through a buffering proxy).
 2. Cost: a fresh `Fleet` over two equal instances hit by 200 concurrent chats; the probes of each
    instance and the CPU time of the whole process per chat (client and in-process simulator
    together), for a 1-token and a 36-token streamed reply. It runs twice, in subprocesses: once on
-   this code, once on the code at `--old` (default /work/main, the code before this change).
+   this code, once on the code of the git revision `--old-rev` (default: the commit before the
+   balancing work, the parent of the commit that added reconciler/chat/balance.py), checked out
+   with `git worktree add` into a temporary folder that is removed afterwards.
 
-Run: `python benchmarks/chat_balance.py` (about 40 s; `--only balance` or `--only cost`).
+Run: `python benchmarks/chat_balance.py` (about a minute; `--only balance` or `--only cost`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -31,10 +38,21 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.chat import Fleet
-from reconciler.desired import DesiredFleet, DesiredInstance, DesiredModel
 from reconciler.names import parse
 from reconciler.ollama import ClientConfig, OllamaClient
 from reconciler.testing import SimFleet, SimInstanceConfig, SimServer
+
+try:
+    from reconciler.desired import DesiredFleet, DesiredInstance, DesiredModel
+except ImportError:  # the old revision kept them in the manifest package
+    from reconciler.manifest.desired import (  # type: ignore[no-redef]
+        DesiredFleet,
+        DesiredInstance,
+        DesiredModel,
+    )
+
+HERE = Path(__file__).resolve().parent.parent
+BALANCER = "reconciler/chat/balance.py"
 
 MODEL = "llama3.2:3b"
 PROSE = [{"role": "user", "content": "Tell me about yourself."}]
@@ -189,6 +207,33 @@ async def cost(chats: int) -> dict[str, Any]:
     return out
 
 
+def git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def before_balancing() -> str:
+    """The parent of the commit that added the balancer: the code before the balancing work."""
+    added = git("log", "--diff-filter=A", "--format=%H", "--", BALANCER).splitlines()
+    if not added:
+        sys.exit(f"no commit adds {BALANCER} in this clone's history; pass --old-rev REV")
+    return git("rev-parse", f"{added[-1]}^")
+
+
+def run_cost_at(rev: str, chats: int) -> tuple[str, dict[str, Any]]:
+    """The cost figures of the code at `rev`, checked out into a temporary worktree."""
+    commit = git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    with tempfile.TemporaryDirectory(prefix="orc-old-") as parent:
+        tree = Path(parent) / "old"
+        git("worktree", "add", "--detach", "--quiet", str(tree), commit)
+        try:
+            return commit, run_cost(tree, chats)
+        finally:
+            git("worktree", "remove", "--force", str(tree))
+
+
 def run_cost(code: Path, chats: int) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(code)}
     command = [sys.executable, __file__, "--cost-json", "--chats", str(chats)]
@@ -196,8 +241,9 @@ def run_cost(code: Path, chats: int) -> dict[str, Any]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def print_cost(old: dict[str, Any], new: dict[str, Any], chats: int) -> None:
+def print_cost(old: dict[str, Any], new: dict[str, Any], chats: int, commit: str) -> None:
     print(f"\nA fresh Fleet over two equal instances, {chats} concurrent chats")
+    print(f"old code: {commit[:12]}; new code: this checkout")
     print("".ljust(34) + "old code".rjust(18) + "new code".rjust(18))
     for label in ("1-token", "36-token"):
         for key, title in (("cpu_ms", "CPU per chat (ms)"), ("probes", "probes gpu-a/gpu-b")):
@@ -225,7 +271,10 @@ def main() -> None:
         default="loopback",
         help="balance over real sockets (streamed replies) or in process (whole replies)",
     )
-    parser.add_argument("--old", type=Path, default=Path("/work/main"))
+    parser.add_argument(
+        "--old-rev",
+        help="git revision of the old code (default: the parent of the commit adding the balancer)",
+    )
     parser.add_argument("--cost-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cost_json:
@@ -241,8 +290,8 @@ def main() -> None:
         }
         print_balance(results, args)
     if args.only != "balance":
-        here = Path(__file__).resolve().parent.parent
-        print_cost(run_cost(args.old, args.chats), run_cost(here, args.chats), args.chats)
+        commit, old = run_cost_at(args.old_rev or before_balancing(), args.chats)
+        print_cost(old, run_cost(HERE, args.chats), args.chats, commit)
 
 
 if __name__ == "__main__":
