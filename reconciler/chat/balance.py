@@ -2,10 +2,18 @@
 
 Pure bookkeeping with an injected clock, no I/O. `Balancer` counts the requests this process has
 outstanding on each instance, keeps a moving average of their time to first token, and keeps one
-`Circuit` per instance. `choose` looks at the best priority tier first: among its instances whose
-circuit admits a request and that are below their `maxConcurrent`, the one with the fewest
-outstanding requests for its `weight` wins, then the lower moving average, then the lower probe
-latency. Only when every instance of a tier is full or open does the next tier get the request.
+`Circuit` per instance. `choose` looks at the best priority tier first, at its instances whose
+circuit admits a request and that are below their `maxConcurrent`. Only when every instance of a
+tier is full or open does the next tier get the request. Within the tier, by policy:
+
+- `adaptive` (the `Fleet`'s default) learns each instance's window and pace (chat/pacing.py).
+  Among the instances below their window, the least expected completion time wins:
+  (outstanding + 1) x seconds per reply / (window x `weight`), then the lower moving average of
+  the time to first token, then the lower probe latency. When every one is at its window, the
+  request is held (`Hold`) for the first place to free in this tier, never sent to a lower one.
+- `balanced`: the fewest outstanding requests for its `weight` wins, then the lower time to
+  first token, then the lower probe latency; nothing is held.
+- `first`: always the instance with the lowest probe latency (kept for comparison).
 
 A circuit opens after `threshold` consecutive failures (a refused connection opens it at once:
 the next request would be refused too), stays open for a cool-down that doubles at each failed
@@ -22,13 +30,15 @@ from enum import StrEnum
 from itertools import groupby
 from typing import Literal
 
+from reconciler.chat.pacing import Pace
 from reconciler.desired import DesiredInstance
 
 DEFAULT_MAX_CONCURRENT = 256
 """Requests one `Fleet` sends to an instance at once when its `maxConcurrent` is not set."""
 
-Policy = Literal["balanced", "first"]
-"""`balanced`: spread each tier's load; `first`: always the best instance (kept for comparison)."""
+Policy = Literal["adaptive", "balanced", "first"]
+"""`adaptive`: learn each instance's speed, hold what none has room for; `balanced`: spread each
+tier's load by weight alone; `first`: always the best instance (kept for comparison)."""
 
 
 class CircuitState(StrEnum):
@@ -132,6 +142,8 @@ class InstanceLoad:
     failures: int
     retry_in: float
     last_failure: str
+    window: int | None = None  # chats kept in flight there (`adaptive`); more are held
+    seconds_per_reply: float | None = None  # moving average of whole replies (`adaptive`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +161,19 @@ class Full:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """The best tier has room, but every instance of it is at its learned window (`adaptive`):
+    hold the request until one of them frees a place."""
+
+
+@dataclass(frozen=True, slots=True)
 class Unavailable:
     """No candidate left: `open` lists those skipped because their circuit is open, with why."""
 
     open: tuple[tuple[DesiredInstance, str], ...] = ()
 
 
-Choice = Pick | Full | Unavailable
+Choice = Pick | Hold | Full | Unavailable
 
 
 @dataclass
@@ -165,9 +183,10 @@ class Balancer:
     clock: Callable[[], float]
     policy: Policy = "balanced"
     circuit_policy: CircuitPolicy = field(default_factory=CircuitPolicy)
-    smoothing: float = 0.3  # weight of the newest time-to-first-token sample
+    smoothing: float = 0.3  # weight of the newest sample in the moving averages
     loads: dict[str, Load] = field(default_factory=dict)
     circuits: dict[str, Circuit] = field(default_factory=dict)
+    paces: dict[str, Pace] = field(default_factory=dict)
 
     def choose(
         self,
@@ -193,25 +212,64 @@ class Balancer:
                     full = True
                 else:
                     ready.append((instance, state is CircuitState.HALF_OPEN))
+            if self.policy == "adaptive" and ready:
+                roomy = [item for item in ready if self._has_room(item[0])]
+                if not roomy:
+                    return Hold()
+                ready = roomy
             if ready:
                 best, trial = min(ready, key=lambda item: self._rank(item[0], latency, tier))
                 return Pick(best, trial, tuple(opened))
         return Full() if full else Unavailable(tuple(opened))
 
-    def started(self, pick: Pick) -> None:
-        """The picked request is going out."""
-        self.load(pick.instance.name).outstanding += 1
+    def started(self, pick: Pick) -> int:
+        """The picked request is going out; returns how many are in flight there, it included."""
+        load = self.load(pick.instance.name)
+        load.outstanding += 1
         if pick.trial:
             self.circuit(pick.instance.name).trial = True
+        return load.outstanding
 
-    def answered(self, name: str, seconds: float, *, trial: bool = False) -> None:
+    def answered(
+        self,
+        name: str,
+        seconds: float,
+        *,
+        trial: bool = False,
+        in_flight: int | None = None,
+    ) -> int:
         """The instance's first chunk arrived after `seconds`: learn its pace; close its circuit
-        unless it is open and this was not its trial (a request from before it opened)."""
+        unless it is open and this was not its trial (a request from before it opened).
+        `in_flight` is what `started` returned for the request: with it, learn the window.
+        Returns the places the window gained (requests that may go now)."""
         circuit = self.circuit(name)
         if circuit.opened_at is None or (trial and circuit.trial):
             circuit.succeeded()
         load = self.load(name)
         load.ttft = seconds if load.ttft is None else _blend(load.ttft, seconds, self.smoothing)
+        if in_flight is None:
+            return 0
+        pace = self.pace(name)
+        before = pace.window
+        pace.first_token(seconds, in_flight)
+        return max(0, pace.window - before)
+
+    def replied(
+        self,
+        name: str,
+        seconds: float,
+        *,
+        generating: float | None = None,
+        in_flight: int | None = None,
+    ) -> None:
+        """A whole reply of the instance took `seconds`, `generating` of them generation by the
+        server's report; `in_flight` as for `answered`."""
+        self.pace(name).replied(seconds, generating, in_flight, self.smoothing)
+
+    def busy(self, name: str, in_flight: int) -> None:
+        """The instance answered busy (429/503) to the `in_flight`-th request: narrow its window.
+        (The failure counts towards its circuit too, through `failed`.)"""
+        self.pace(name).busy(in_flight)
 
     def failed(self, name: str, reason: str, *, at_once: bool) -> None:
         """The request failed in a way that counts against the instance (see `counts_against`)."""
@@ -230,6 +288,10 @@ class Balancer:
         """The load record of `name` (created empty)."""
         return self.loads.setdefault(name, Load())
 
+    def pace(self, name: str) -> Pace:
+        """The learned window and pace of `name` (created unmeasured)."""
+        return self.paces.setdefault(name, Pace())
+
     def circuit(self, name: str) -> Circuit:
         """The circuit of `name` (created closed)."""
         found = self.circuits.get(name)
@@ -241,8 +303,10 @@ class Balancer:
         """The load and circuit of each of `instances`, for status reports."""
         now = self.clock()
         out: dict[str, InstanceLoad] = {}
+        adaptive = self.policy == "adaptive"
         for instance in instances:
             load, circuit = self.load(instance.name), self.circuit(instance.name)
+            pace = self.pace(instance.name)
             out[instance.name] = InstanceLoad(
                 instance=instance.name,
                 outstanding=load.outstanding,
@@ -253,8 +317,13 @@ class Balancer:
                 failures=circuit.failures,
                 retry_in=circuit.retry_in(now),
                 last_failure=circuit.last_failure,
+                window=min(pace.window, limit(instance)) if adaptive else None,
+                seconds_per_reply=pace.reply if adaptive else None,
             )
         return out
+
+    def _has_room(self, instance: DesiredInstance) -> bool:
+        return self.load(instance.name).outstanding < self.pace(instance.name).window
 
     def _rank(
         self,
@@ -267,9 +336,19 @@ class Balancer:
         if self.policy == "first":
             return (probe, float(tier.index(instance)))
         load = self.load(instance.name)
-        share = (load.outstanding + 1) / instance.weight
         ttft = 0.0 if load.ttft is None else load.ttft  # unmeasured: try it to learn its pace
+        if self.policy == "adaptive":
+            pace = self.pace(instance.name)
+            reply = pace.reply if pace.reply is not None else self._tier_reply(tier)
+            expected = (load.outstanding + 1) * reply / (pace.window * instance.weight)
+            return (expected, ttft, probe, float(tier.index(instance)))
+        share = (load.outstanding + 1) / instance.weight
         return (share, ttft, probe, float(tier.index(instance)))
+
+    def _tier_reply(self, tier: Sequence[DesiredInstance]) -> float:
+        """For an instance not measured yet: the mean pace of its tier's measured ones (or 1)."""
+        known = [p.reply for i in tier if (p := self.paces.get(i.name)) and p.reply is not None]
+        return sum(known) / len(known) if known else 1.0
 
 
 def limit(instance: DesiredInstance) -> int:

@@ -31,7 +31,13 @@ from reconciler.chat.result import (
 from reconciler.chat.selection import PassedOver, Selection
 from reconciler.desired import DesiredInstance
 from reconciler.errors import SecretError
-from reconciler.ollama import ChatChunk, OllamaClient, OllamaError, OllamaUnreachable
+from reconciler.ollama import (
+    ChatChunk,
+    OllamaClient,
+    OllamaError,
+    OllamaUnreachable,
+    ServerBusy,
+)
 
 Select = Callable[[], Awaitable[Selection]]
 ClientFor = Callable[[DesiredInstance], OllamaClient]
@@ -144,10 +150,16 @@ class ChatStream:
                 async for chunk in chunks:
                     if not answered:
                         answered = True
-                        balancer.answered(instance.name, attempt.waited, trial=lease.pick.trial)
+                        waited, trial = attempt.waited, lease.pick.trial
+                        gained = balancer.answered(
+                            instance.name, waited, trial=trial, in_flight=lease.in_flight
+                        )
+                        self._admission.widened(gained)
                     self.instance = instance.name
                     yield chunk
         except OllamaError as exc:
+            if isinstance(exc, ServerBusy):
+                balancer.busy(instance.name, lease.in_flight)
             if counts_against(exc):
                 at_once = isinstance(exc, OllamaUnreachable)
                 balancer.failed(instance.name, failure_reason(exc), at_once=at_once)
@@ -157,6 +169,13 @@ class ChatStream:
             self.instance = None
             return
         self._result = attempt.result(_moved_past(self._passed, instance, self.failovers))
+        generated = self._result.metrics.eval_duration
+        balancer.replied(
+            instance.name,
+            self._result.elapsed,
+            generating=None if not generated else generated / 1e9,
+            in_flight=lease.in_flight,
+        )
 
 
 def _open(lease: Lease) -> list[PassedOver]:

@@ -6,8 +6,10 @@ seconds, not one per chat. Concurrent chats that need the same instance's observ
 probe in flight, failed or not. One pooled client per instance is reused by every chat and closed
 with the fleet; its pool holds the instance's `maxConcurrent` chats (default
 `DEFAULT_MAX_CONCURRENT`) plus a few connections for probes. Which instance takes each chat is the
-`Balancer`'s choice (see chat/balance.py): load spread within the best priority tier, circuits that
-keep every chat away from an instance as soon as it is found down.
+`Balancer`'s choice (see chat/balance.py): by default (`policy="adaptive"`) each instance's window
+and pace are learned from its answers (chat/pacing.py) and the chats beyond the windows of the
+best priority tier are held by the `Admission` until a place frees there; circuits keep every
+chat away from an instance as soon as it is found down.
 
 Given a state directory (`state_dir=` or `state=`), the fleet records every probe round and every
 chat (one row per instance tried: answered, failed or refused) in its history, as `orc
@@ -93,7 +95,7 @@ class Fleet:
         clock: Callable[[], float] = time.monotonic,
         max_age: float = DEFAULT_MAX_AGE,
         state: StateDir | None = None,
-        policy: Policy = "balanced",
+        policy: Policy = "adaptive",
         circuit: CircuitPolicy | None = None,
         wait_limit: float = DEFAULT_WAIT_LIMIT,
         secrets: SecretPolicy | None = None,
@@ -127,7 +129,7 @@ class Fleet:
         clock: Callable[[], float] = time.monotonic,
         max_age: float = DEFAULT_MAX_AGE,
         state: StateDir | None = None,
-        policy: Policy = "balanced",
+        policy: Policy = "adaptive",
         circuit: CircuitPolicy | None = None,
         wait_limit: float = DEFAULT_WAIT_LIMIT,
         secrets: SecretPolicy | None = None,

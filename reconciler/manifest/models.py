@@ -248,8 +248,9 @@ class InstanceSpec(_Strict):
     )
     weight: Weight = Field(
         default=1,
-        description="1..100: this instance's share of the chats among instances of the same "
-        "priority (2 takes twice the requests of 1).",
+        description="1..100: how strongly chats prefer this instance among instances of the same "
+        "priority (2 takes twice the requests of 1 while both have room; the Fleet API also "
+        "learns each one's speed).",
     )
     maxConcurrent: MaxConcurrent | None = Field(
         default=None,

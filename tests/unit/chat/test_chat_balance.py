@@ -11,6 +11,7 @@ from reconciler.chat.balance import (
     CircuitPolicy,
     CircuitState,
     Full,
+    Hold,
     Pick,
     Unavailable,
 )
@@ -195,3 +196,74 @@ def test_the_snapshot_shows_load_and_circuits() -> None:
 def test_unusable_circuit_policies_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):
         CircuitPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+# The adaptive policy: windows learned from answers, the rest held within the best tier.
+
+
+def adaptive(clock: FakeClock | None = None) -> Balancer:
+    return Balancer(clock or FakeClock(), policy="adaptive")
+
+
+def go(balancer: Balancer, candidates: list[DesiredInstance]) -> tuple[str, int]:
+    choice = balancer.choose(candidates, NO_LATENCY)
+    assert isinstance(choice, Pick)
+    return choice.instance.name, balancer.started(choice)
+
+
+def test_adaptive_sends_one_chat_per_unmeasured_instance_then_holds_in_the_best_tier() -> None:
+    balancer = adaptive()
+    assert start(balancer, [A, B, LOW], 2) == {"a": 1, "b": 1}
+    assert isinstance(balancer.choose([A, B, LOW], NO_LATENCY), Hold)  # not the lower tier
+
+
+def test_adaptive_fills_a_window_as_it_widens() -> None:
+    balancer = adaptive()
+    name, in_flight = go(balancer, [A])
+    assert balancer.answered(name, 0.02, in_flight=in_flight) == 1  # window 1 -> 2
+    assert go(balancer, [A]) == ("a", 2)
+    assert isinstance(balancer.choose([A], NO_LATENCY), Hold)
+
+
+def test_adaptive_still_spills_past_maxconcurrent_to_the_next_tier() -> None:
+    balancer = adaptive()
+    capped = inst("a", cap=1)
+    assert go(balancer, [capped, LOW]) == ("a", 1)
+    assert go(balancer, [capped, LOW]) == ("low", 1)  # at its cap: full, not held
+    assert isinstance(balancer.choose([capped, LOW], NO_LATENCY), Hold)  # low at its window
+
+
+def test_adaptive_prefers_the_instance_with_the_least_expected_completion_time() -> None:
+    balancer = adaptive()
+    for name, seconds in (("a", 0.4), ("b", 0.2)):
+        balancer.pace(name).window = 4
+        balancer.replied(name, seconds)
+    # b: twice as fast, so it takes chats until its drain time passes a's
+    went = start(balancer, [A, B], 6)
+    assert went == {"b": 4, "a": 2}
+
+
+def test_adaptive_weight_tilts_the_choice_among_instances_with_room() -> None:
+    balancer = adaptive()
+    heavy = inst("heavy", weight=3)
+    for name in ("a", "heavy"):
+        balancer.pace(name).window = 8
+    assert start(balancer, [A, heavy], 8) == {"heavy": 6, "a": 2}
+
+
+def test_adaptive_shows_windows_and_pace_in_the_snapshot() -> None:
+    balancer = adaptive()
+    balancer.pace("a").window = 12
+    balancer.replied("a", 0.5)
+    shown = balancer.snapshot([inst("a", cap=8), B])
+    assert (shown["a"].window, shown["a"].seconds_per_reply) == (8, 0.5)  # capped for show
+    assert (shown["b"].window, shown["b"].seconds_per_reply) == (1, None)
+    static = Balancer(FakeClock()).snapshot([A])["a"]
+    assert (static.window, static.seconds_per_reply) == (None, None)
+
+
+def test_a_busy_answer_narrows_the_window_under_any_policy() -> None:
+    balancer = adaptive()
+    balancer.pace("a").window = 6
+    balancer.busy("a", in_flight=3)
+    assert balancer.pace("a").window == 2
