@@ -135,15 +135,10 @@ class FigureBook:
         message: str | None = None,
     ) -> None:
         """Count one probe."""
-        index = at_ms // self._width_ms
-        if index <= self._floor:
+        found = self._counters(at_ms, instance)
+        if found is None:
             return
-        state = self._instances.get(instance)
-        if state is None:
-            state = self._instances[instance] = _Instance()
-        bucket = state.buckets.get(index)
-        if bucket is None:
-            bucket = state.buckets[index] = _Bucket()
+        state, bucket = found
         for target in (bucket, state.total):
             target.probes += 1
             if up:
@@ -156,17 +151,26 @@ class FigureBook:
         if not up and (state.error is None or at_ms >= state.error[0]):
             state.error = (at_ms, reason or "Unknown", message or "")
 
-    def add_chat(self, at_ms: int, instance: str, outcome: str, ttft_ms: float | None) -> None:
-        """Count one chat attempt (outcome `ok`, `failed` or `refused`)."""
+    def _counters(self, at_ms: int, instance: str) -> tuple[_Instance, _Bucket] | None:
+        """The instance's running totals and the bucket of `at_ms`; None when it is before the
+        window (already pruned)."""
         index = at_ms // self._width_ms
-        if index <= self._floor or not instance:
-            return
+        if index <= self._floor:
+            return None
         state = self._instances.get(instance)
         if state is None:
             state = self._instances[instance] = _Instance()
         bucket = state.buckets.get(index)
         if bucket is None:
             bucket = state.buckets[index] = _Bucket()
+        return state, bucket
+
+    def add_chat(self, at_ms: int, instance: str, outcome: str, ttft_ms: float | None) -> None:
+        """Count one chat attempt (outcome `ok`, `failed` or `refused`)."""
+        found = self._counters(at_ms, instance) if instance else None
+        if found is None:
+            return
+        state, bucket = found
         for target in (bucket, state.total):
             if outcome == "ok":
                 target.chat_ok += 1
