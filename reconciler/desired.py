@@ -174,7 +174,7 @@ class DesiredFleet:
     """Every instance the manifests declare, with the fleet-wide settings."""
 
     instances: tuple[DesiredInstance, ...] = ()
-    parallelism: int = 10
+    parallelism: int | None = None  # a cap on instances worked on at once; None: every one
     interval: float = 300.0
     safety: Safety = field(default_factory=Safety)
     name: str = "default"

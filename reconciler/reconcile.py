@@ -105,7 +105,10 @@ class Reconciler:
         started = _now()
         executor = Executor(
             client_for=lambda name: self._client(desired, name),
-            parallelism=parallelism or self.parallelism or desired.parallelism,
+            # every instance at once unless capped: pulls and creates run on the servers
+            parallelism=(
+                parallelism or self.parallelism or desired.parallelism or self.max_in_flight
+            ),
             retry=self.retry,
             on_event=on_event or (lambda event: None),
             pull_timeouts={i.name: i.pull_timeout for i in desired.instances},

@@ -137,8 +137,8 @@ def parallelism_option(func: F) -> F:
         type=click.IntRange(1, 1000),
         default=None,
         help=(
-            "Instances worked on at once. Default: the Fleet's spec.parallelism (10) for"
-            " changes; probing takes every instance at once, at most 64 requests in flight."
+            "At most this many instances worked on at once. Default: the Fleet's"
+            " spec.parallelism if set, else every instance, at most 64 requests in flight."
         ),
     )(func)
 
