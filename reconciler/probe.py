@@ -1,9 +1,12 @@
 """Probe every instance of the desired fleet at once and return what was found.
 
-Per instance a steady-state probe costs three requests made together (version, tags, ps);
-`/api/show` is asked only for digests that neither the state directory's cache nor another
-instance of this run already answered, since a show reply is fixed for a digest. One bad
-instance (unreachable, unauthorized, missing secret) becomes a value; the others go on.
+Per instance a steady-state probe costs three requests made together (version, tags, ps), or two
+for a plan of an instance that keeps no model loaded: a plan reads loaded models only for
+`keepLoaded`, so with `loaded_where_planned` /api/ps is skipped there and the instance's loaded
+state is reported unknown (`loaded_known` false, no model marked loaded). `/api/show` is asked
+only for digests that neither the state directory's cache nor another instance of this run
+already answered, since a show reply is fixed for a digest. One bad instance (unreachable,
+unauthorized, missing secret) becomes a value; the others go on.
 """
 
 from __future__ import annotations
@@ -153,6 +156,8 @@ class Observer:
     wall: Callable[[], datetime] = lambda: datetime.now(UTC)  # stamps checked_at; not a timer
     parallelism: int | None = None  # instances probed at once; None: all, bounded by requests
     secrets: SecretPolicy = field(default_factory=SecretPolicy)  # the runner's rules
+    # ask /api/ps only of instances a plan needs it for (see `reads_loaded`); else of every one
+    loaded_where_planned: bool = False
 
     def __post_init__(self) -> None:
         self.cache = ShowCache(self.state)
@@ -194,10 +199,11 @@ class Observer:
         # An explicit `endpoints.health` is the liveness probe the operator asked for: it must
         # answer, and it gives the latency. Otherwise /api/version does both, optionally.
         liveness = client.health() if "health" in desired.endpoints else None
+        ask_loaded = not self.loaded_where_planned or reads_loaded(desired)
         timed, tags, running, alive = await asyncio.gather(
             self._timed(client.version()),
             self._limited(client.list_models()),
-            self._optional(client.running()),
+            self._optional(client.running()) if ask_loaded else _nothing(),
             self._limited(liveness) if liveness is not None else _nothing(),
             return_exceptions=True,
         )
@@ -212,7 +218,8 @@ class Observer:
             latency_ms = round(alive * 1000, 1)
         entries, unparsable = _parsable(tags)
         models = await self._models(client, entries, running or [], version)
-        notes = [] if running is not None else ["the running-models endpoint (ps) failed"]
+        failed = ask_loaded and running is None
+        notes = ["the running-models endpoint (ps) failed"] if failed else []
         if unparsable:
             notes.append(f"ignored models whose names orc cannot parse: {', '.join(unparsable)}")
         health = Health.HEALTHY if desired.enabled else Health.DISABLED
@@ -229,7 +236,7 @@ class Observer:
             latency_ms=latency_ms,
             models=models,
             checked_at=self.wall(),
-            loaded_known=running is not None,
+            loaded_known=running is not None,  # unknown when /api/ps failed or was not asked
         )
 
     async def _models(
@@ -294,6 +301,11 @@ class Observer:
             message=message,
             checked_at=self.wall(),
         )
+
+
+def reads_loaded(desired: DesiredInstance) -> bool:
+    """Whether a plan of the instance reads which models are loaded: only `keepLoaded` does."""
+    return any(m.keep_loaded and m.state == "present" for m in desired.models)
 
 
 def show_summary(show: ShowResponse) -> dict[str, Any]:

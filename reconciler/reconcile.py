@@ -66,7 +66,10 @@ class Reconciler:
     clock: Callable[[], float] = time.monotonic
 
     async def observe(self, desired: DesiredFleet) -> ObservedFleet:
-        """Probe every instance of `desired` concurrently."""
+        """Probe every instance of `desired` concurrently, loaded models included."""
+        return await self._observe(desired, loaded_where_planned=False)
+
+    async def _observe(self, desired: DesiredFleet, *, loaded_where_planned: bool) -> ObservedFleet:
         observer = Observer(
             self.state,
             self.client_factory,
@@ -74,6 +77,7 @@ class Reconciler:
             self.env,
             parallelism=self.parallelism,  # probing is bounded by requests in flight
             secrets=self.secrets,
+            loaded_where_planned=loaded_where_planned,
         )
         return await observer.fleet(desired)
 
@@ -83,8 +87,12 @@ class Reconciler:
         targets: Sequence[str] = (),
         selector: Mapping[str, str] | None = None,
     ) -> tuple[ObservedFleet, Plan]:
-        """Observe the selected instances and diff them against the manifests."""
-        observed = await self.observe(select(desired, targets, selector or {}))
+        """Observe the selected instances and diff them against the manifests.
+
+        Loaded models are asked only of instances whose plan reads them (keepLoaded).
+        """
+        chosen = select(desired, targets, selector or {})
+        observed = await self._observe(chosen, loaded_where_planned=True)
         made = plan(
             desired, observed, targets=targets, selector=selector or {}, now=datetime.now(UTC)
         )

@@ -7,7 +7,6 @@ docs/architecture.md, How to add a command); colour is decided once, from the te
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -208,6 +207,8 @@ def use_color(stream: TextIO | None = None) -> bool:
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion; Ctrl-C becomes InterruptedRun (exit 130)."""
+    import asyncio  # here: commands that run nothing (validate, --help) start faster without it
+
     box: list[T] = []
 
     async def main() -> None:
