@@ -195,9 +195,23 @@ class DesiredFleet:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_PLAIN = frozenset({str, int, float, bool})
+_DIGEST_FIELDS: dict[type, tuple[str, ...]] = {}  # per dataclass: the fields the digest covers
+
+
 def _canonical(value: Any) -> Any:
     """A JSON-able form of desired-state values; inline secret values are replaced by a hash."""
-    if value is None or isinstance(value, str | int | float):  # most values: checked first
+    kind = type(value)
+    if value is None or kind in _PLAIN:  # most values, then the dataclasses seen before
+        return value
+    kept = _DIGEST_FIELDS.get(kind)
+    if kept is not None:
+        return {k: _canonical(getattr(value, k)) for k in kept}
+    if kind is tuple:
+        return [_canonical(v) for v in value]
+    if kind is dict:
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, str | int | float):
         return value
     if isinstance(value, SecretRef):
         secret = hashlib.sha256(value.value.encode()).hexdigest() if value.value else None
@@ -213,6 +227,7 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_canonical(v) for v in value]
     if hasattr(value, "__dataclass_fields__"):
-        kept = [k for k, f in value.__dataclass_fields__.items() if f.metadata.get("digest", True)]
+        fields = value.__dataclass_fields__.items()
+        kept = _DIGEST_FIELDS[kind] = tuple(k for k, f in fields if f.metadata.get("digest", True))
         return {k: _canonical(getattr(value, k)) for k in kept}
     return value
