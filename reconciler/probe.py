@@ -61,6 +61,10 @@ class ShowCache:
         if self.state is not None and missing:
             self._known.update(self.state.cached_shows(missing))
 
+    def known(self, digest: str | None) -> dict[str, Any] | None:
+        """The show data of a digest if it is at hand, without waiting."""
+        return None if digest is None else self._known.get(digest)
+
     async def get(self, digest: str, fetch: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
         """The show data of a digest, fetching it once if nobody has it yet."""
         if digest in self._known:
@@ -262,7 +266,11 @@ class Observer:
                 return {}  # details stay unknown; the inventory itself is still right
             return data
 
-        shows = await asyncio.gather(*(show(t) for t in tags))
+        # a warm probe finds every show at hand: no task per model for those
+        at_hand = [self.cache.known(keys.get(t.name)) for t in tags]
+        missing = [t for t, data in zip(tags, at_hand, strict=True) if data is None]
+        fetched = iter(await asyncio.gather(*(show(t) for t in missing)))
+        shows = [data if data is not None else next(fetched) for data in at_hand]
         loaded = {_key(r.name): r for r in running}
         return tuple(
             _observed_model(t, s, loaded.get(_key(t.name)))
