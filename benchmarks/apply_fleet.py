@@ -8,8 +8,8 @@ the ideal is the slowest instance's pulls back to back: the sum of its sizes / t
 `orc apply DIR --yes --format json` runs as a subprocess, timed from start to exit (planning,
 pulls, re-observation, interpreter start-up). The JSON events also give the pull phase alone
 (first action started to last action finished). It runs twice on a fresh simulator each time:
-with `--parallelism 50` (every instance at once: the ideal is reachable) and with the default
-parallelism (the Fleet's, 10: five waves of 10 instances, so about 5x the ideal by design).
+with `--parallelism 50` (every instance at once, explicitly) and with the default parallelism
+(every instance at once too, bounded by 64 requests in flight); both must be within the target.
 
 Run: `python benchmarks/apply_fleet.py [--instances 50] [--speed-gb 3]`.
 """
@@ -182,10 +182,11 @@ def main() -> int:
     )
     runs = [measure(n, speed, n, f"--parallelism {n}")]
     if not options.skip_default:
-        runs.append(measure(n, speed, None, "default parallelism (10)"))
+        runs.append(measure(n, speed, None, "default parallelism"))
     for run in runs:
         report(run, ideal, n * PULLS)
-    return 0 if runs[0].wall <= TARGET * ideal and runs[0].exit_code == 0 else 1
+    met = all(run.wall <= TARGET * ideal and run.exit_code == 0 for run in runs)
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

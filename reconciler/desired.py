@@ -243,7 +243,7 @@ class DesiredFleet:
     """Every instance the manifests declare, with the fleet-wide settings."""
 
     instances: tuple[DesiredInstance, ...] = ()
-    parallelism: int = 10
+    parallelism: int | None = None  # a cap on instances worked on at once; None: every one
     interval: float = 300.0
     safety: Safety = field(default_factory=Safety)
     name: str = "default"
@@ -268,9 +268,24 @@ class DesiredFleet:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_PLAIN = frozenset({str, int, float, bool})
+# per dataclass: the fields the digest covers, each with its Field when left out at its default
+_DIGEST_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {}
+
+
 def _canonical(value: Any) -> Any:
     """A JSON-able form of desired-state values; inline secret values are replaced by a hash."""
-    if value is None or isinstance(value, str | int | float):  # most values: checked first
+    kind = type(value)
+    if value is None or kind in _PLAIN:  # most values, then the dataclasses seen before
+        return value
+    kept = _DIGEST_FIELDS.get(kind)
+    if kept is not None:
+        return _digest_fields(value, kept)
+    if kind is tuple:
+        return [_canonical(v) for v in value]
+    if kind is dict:
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, str | int | float):
         return value
     if isinstance(value, SecretRef):
         secret = hashlib.sha256(value.value.encode()).hexdigest() if value.value else None
@@ -286,16 +301,23 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_canonical(v) for v in value]
     if hasattr(value, "__dataclass_fields__"):
-        kept = [k for k, f in value.__dataclass_fields__.items() if f.metadata.get("digest", True)]
-        fields = value.__dataclass_fields__
-        return {
-            k: _canonical(getattr(value, k))
-            for k in kept
-            if not _omitted(fields[k], getattr(value, k))
-        }
+        fields = value.__dataclass_fields__.items()
+        kept = _DIGEST_FIELDS[kind] = tuple(
+            (k, f if f.metadata.get("omit_default") else None)
+            for k, f in fields
+            if f.metadata.get("digest", True)
+        )
+        return _digest_fields(value, kept)
     return value
 
 
-def _omitted(spec: Any, value: Any) -> bool:
-    """Whether a field marked LATER is at its default (and so left out of the digest)."""
-    return bool(spec.metadata.get("omit_default")) and bool(value == spec.default)
+def _digest_fields(value: Any, kept: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    """The digest's form of a dataclass: its kept fields, less those added later that are still
+    at their default (so digests made before they existed stay the same)."""
+    out: dict[str, Any] = {}
+    for name, omittable in kept:
+        field_value = getattr(value, name)
+        if omittable is not None and field_value == omittable.default:
+            continue
+        out[name] = _canonical(field_value)
+    return out

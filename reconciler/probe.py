@@ -1,9 +1,12 @@
 """Probe every instance of the desired fleet at once and return what was found.
 
-Per instance a steady-state probe costs three requests made together (version, tags, ps);
-`/api/show` is asked only for digests that neither the state directory's cache nor another
-instance of this run already answered, since a show reply is fixed for a digest. One bad
-instance (unreachable, unauthorized, missing secret) becomes a value; the others go on.
+Per instance a steady-state probe costs three requests made together (version, tags, ps), or two
+for a plan of an instance that keeps no model loaded: a plan reads loaded models only for
+`keepLoaded`, so with `loaded_where_planned` /api/ps is skipped there and the instance's loaded
+state is reported unknown (`loaded_known` false, no model marked loaded). `/api/show` is asked
+only for digests that neither the state directory's cache nor another instance of this run
+already answered, since a show reply is fixed for a digest. One bad instance (unreachable,
+unauthorized, missing secret) becomes a value; the others go on.
 
 Every probe round is recorded in the state directory's history (one transaction per round), so
 `plan`, `status`, `watch` and the Python API all feed the figures of `orc status` from here.
@@ -62,6 +65,10 @@ class ShowCache:
         missing = [d for d in digests if d not in self._known]
         if self.state is not None and missing:
             self._known.update(self.state.cached_shows(missing))
+
+    def known(self, digest: str | None) -> dict[str, Any] | None:
+        """The show data of a digest if it is at hand, without waiting."""
+        return None if digest is None else self._known.get(digest)
 
     async def get(self, digest: str, fetch: Callable[[], Awaitable[dict[str, Any]]]) -> Any:
         """The show data of a digest, fetching it once if nobody has it yet."""
@@ -159,6 +166,8 @@ class Observer:
     parallelism: int | None = None  # instances probed at once; None: all, bounded by requests
     secrets: SecretPolicy = field(default_factory=SecretPolicy)  # the runner's rules
     history: bool = True  # record each round of probes in the state directory's history
+    # ask /api/ps only of instances a plan needs it for (see `reads_loaded`); else of every one
+    loaded_where_planned: bool = False
 
     def __post_init__(self) -> None:
         self.cache = ShowCache(self.state)
@@ -206,10 +215,11 @@ class Observer:
         # An explicit `endpoints.health` is the liveness probe the operator asked for: it must
         # answer, and it gives the latency. Otherwise /api/version does both, optionally.
         liveness = client.health() if "health" in desired.endpoints else None
+        ask_loaded = not self.loaded_where_planned or reads_loaded(desired)
         timed, tags, running, alive = await asyncio.gather(
             self._timed(client.version()),
             self._limited(client.list_models()),
-            self._optional(client.running()),
+            self._optional(client.running()) if ask_loaded else _nothing(),
             self._limited(liveness) if liveness is not None else _nothing(),
             return_exceptions=True,
         )
@@ -224,7 +234,8 @@ class Observer:
             latency_ms = round(alive * 1000, 1)
         entries, unparsable = _parsable(tags)
         models = await self._models(client, entries, running or [], version)
-        notes = [] if running is not None else ["the running-models endpoint (ps) failed"]
+        failed = ask_loaded and running is None
+        notes = ["the running-models endpoint (ps) failed"] if failed else []
         if unparsable:
             notes.append(f"ignored models whose names orc cannot parse: {', '.join(unparsable)}")
         health = Health.HEALTHY if desired.enabled else Health.DISABLED
@@ -241,7 +252,7 @@ class Observer:
             latency_ms=latency_ms,
             models=models,
             checked_at=self.wall(),
-            loaded_known=running is not None,
+            loaded_known=running is not None,  # unknown when /api/ps failed or was not asked
         )
 
     async def _models(
@@ -267,7 +278,11 @@ class Observer:
                 return {}  # details stay unknown; the inventory itself is still right
             return data
 
-        shows = await asyncio.gather(*(show(t) for t in tags))
+        # a warm probe finds every show at hand: no task per model for those
+        at_hand = [self.cache.known(keys.get(t.name)) for t in tags]
+        missing = [t for t, data in zip(tags, at_hand, strict=True) if data is None]
+        fetched = iter(await asyncio.gather(*(show(t) for t in missing)))
+        shows = [data if data is not None else next(fetched) for data in at_hand]
         now = self.wall()
         loaded = {_key(r.name): r for r in running if not _unloading(r, now)}
         return tuple(
@@ -322,6 +337,11 @@ def probe_record(seen: ObservedInstance, wall: Callable[[], datetime]) -> ProbeR
         reason=None if up else seen.reason or None,
         message=None if up else seen.message or None,
     )
+
+
+def reads_loaded(desired: DesiredInstance) -> bool:
+    """Whether a plan of the instance reads which models are loaded: only `keepLoaded` does."""
+    return any(m.keep_loaded and m.state == "present" for m in desired.models)
 
 
 def show_summary(show: ShowResponse) -> dict[str, Any]:

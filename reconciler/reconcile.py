@@ -138,8 +138,11 @@ class Reconciler:
     registry: RegistryLookup = field(default_factory=RegistryLookup)  # cached, bounded lookups
 
     async def observe(self, desired: DesiredFleet) -> ObservedFleet:
-        """Probe every instance of `desired` concurrently; an instance seen evicting its
-        keepLoaded models is reported Degraded (see `KeptLoaded`)."""
+        """Probe every instance of `desired` concurrently, loaded models included; an instance
+        seen evicting its keepLoaded models is reported Degraded (see `KeptLoaded`)."""
+        return await self._observe(desired, loaded_where_planned=False)
+
+    async def _observe(self, desired: DesiredFleet, *, loaded_where_planned: bool) -> ObservedFleet:
         observer = Observer(
             self.state,
             self.client_factory,
@@ -148,6 +151,7 @@ class Reconciler:
             parallelism=self.parallelism,  # probing is bounded by requests in flight
             secrets=self.secrets,
             history=self.history,
+            loaded_where_planned=loaded_where_planned,
         )
         return self.kept_loaded.observed(desired, await observer.fleet(desired))
 
@@ -157,9 +161,12 @@ class Reconciler:
         targets: Sequence[str] = (),
         selector: Mapping[str, str] | None = None,
     ) -> tuple[ObservedFleet, Plan]:
-        """Observe the selected instances and diff them against the manifests."""
+        """Observe the selected instances and diff them against the manifests.
+
+        Loaded models are asked only of instances whose plan reads them (keepLoaded).
+        """
         chosen = select(desired, targets, selector or {})
-        observed = await self.observe(chosen)
+        observed = await self._observe(chosen, loaded_where_planned=True)
         upstream, warnings = await self.upstream(chosen, observed)
         made = plan(
             desired,
@@ -216,7 +223,10 @@ class Reconciler:
         started = _now()
         executor = Executor(
             client_for=lambda name: self._client(desired, name),
-            parallelism=parallelism or self.parallelism or desired.parallelism,
+            # every instance at once unless capped: pulls and creates run on the servers
+            parallelism=(
+                parallelism or self.parallelism or desired.parallelism or self.max_in_flight
+            ),
             retry=self.retry,
             on_event=on_event or (lambda event: None),
             pull_timeouts={i.name: i.pull_timeout for i in desired.instances},

@@ -29,6 +29,7 @@ from reconciler.cli.options import (
 )
 from reconciler.errors import ExitCode, ReconcilerError, UsageError
 from reconciler.manifest.secretpolicy import SecretPolicy
+from reconciler.probe import DEFAULT_MAX_IN_FLIGHT
 from reconciler.report.chat import (
     chat_error_json,
     chat_json,
@@ -56,7 +57,8 @@ failovers. --instance uses that one instance only.
 \b
 Smoke tests (--all): every `smoke` entry of every enabled instance runs on that instance, and its
 reply must match `expect`; --every-model adds a short chat with every other declared model.
-Instances are tested in parallel (spec.parallelism of the Fleet). Embedding models are skipped.
+Instances are tested in parallel (all, or at most spec.parallelism of the Fleet). Embedding
+models are skipped.
 Exit 1 when any check failed.
 
 \b
@@ -241,7 +243,8 @@ async def run_smoke_tests(settings: ChatTestSettings, fleet: Fleet) -> int:
             "there are no smoke tests to run: no instance declares spec.smoke",
             hint="declare smoke tests, or add --every-model to chat with every declared model",
         )
-    results = await run_checks(fleet, checks, parallelism=fleet.desired.parallelism)
+    at_once = fleet.desired.parallelism or DEFAULT_MAX_IN_FLIGHT
+    results = await run_checks(fleet, checks, parallelism=at_once)
     if settings.junit is not None:
         _write(settings.junit, render_junit(results))
     if settings.output == "json":

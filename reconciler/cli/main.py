@@ -35,6 +35,23 @@ COMMANDS: dict[str, str] = {
     "import": "reconciler.cli.importing:import_command",
 }
 
+# command name -> the first paragraph of its help, which `orc --help` shortens to one line; kept
+# here so that `orc --help` imports no command (tests/e2e/cli/test_cli_help.py keeps them equal)
+SUMMARIES: dict[str, str] = {
+    "validate": "Check manifests: YAML syntax, the JSON Schema, and the semantic rules.",
+    "plan": "Show what `orc apply` would change to make the servers match the manifests.",
+    "apply": "Make the servers match the manifests: pull, create, load and delete models.",
+    "status": "Report the fleet: health, version, latency, models present/declared and sync.",
+    "watch": "Keep the servers matching the manifests, continuously.",
+    "demo": "Try orc without a GPU: a simulated fleet, then validate, plan, apply, status, chat.",
+    "schema": "Print the manifest JSON Schema (draft 2020-12), generated from the models.",
+    "chat-test": (
+        "Chat with a model on the best available instance, or smoke-test the whole fleet."
+    ),
+    "sim": "Run simulated Ollama servers on this machine until Ctrl-C.",
+    "completion": "Print the shell completion script for bash, zsh or fish.",
+}
+
 # What each exit code means (design of the codes: docs/architecture.md, Errors and exit codes).
 EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "success (with --detailed-exitcode: no changes / no drift)",
@@ -82,6 +99,16 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attribute)
         assert isinstance(command, click.Command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `orc --help`, from `SUMMARIES`: no command module is imported."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, click.Command(name, help=SUMMARIES[name]).get_short_help_str(limit))
+            for name in COMMANDS
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(

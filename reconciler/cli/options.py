@@ -7,7 +7,6 @@ docs/architecture.md, How to add a command); colour is decided once, from the te
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -187,8 +186,8 @@ def parallelism_option(func: F) -> F:
         type=click.IntRange(1, 1000),
         default=None,
         help=(
-            "Instances worked on at once. Default: the Fleet's spec.parallelism (10) for"
-            " changes; probing takes every instance at once, at most 64 requests in flight."
+            "At most this many instances worked on at once. Default: the Fleet's"
+            " spec.parallelism if set, else every instance, at most 64 requests in flight."
         ),
     )(func)
 
@@ -259,6 +258,8 @@ def use_color(stream: TextIO | None = None) -> bool:
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion; Ctrl-C becomes InterruptedRun (exit 130)."""
+    import asyncio  # here: commands that run nothing (validate, --help) start faster without it
+
     box: list[T] = []
 
     async def main() -> None:

@@ -72,10 +72,11 @@ def plan_command(
 ) -> int:
     """Show what `orc apply` would change to make the servers match the manifests.
 
-    Probes every selected instance concurrently (health, version, models, loaded models), then
-    prints the changes grouped by instance: `+ pull`, `~ create`, `* load`, `- delete`, and
-    `^ update` for a newer registry build. Nothing is changed. A plan refused by a safety guard
-    (maxDeletions, allowEmpty) exits 1; a registry that cannot be asked is only a warning.
+    Probes every selected instance concurrently (health, version, models; loaded models where a
+    model is kept loaded), then prints the changes grouped by instance: `+ pull`, `~ create`,
+    `* load`, `- delete`, and `^ update` for a newer registry build. Nothing is changed. A plan
+    refused by a safety guard (maxDeletions, allowEmpty) exits 1; a registry that cannot be
+    asked is only a warning.
 
     \b
     Examples:

@@ -432,8 +432,12 @@ class FleetSpec(_Strict):
     """Fleet-wide settings."""
 
     defaults: FleetDefaults | None = Field(default=None, description="Defaults for every instance.")
-    parallelism: Annotated[int, Field(ge=1, le=1000)] = Field(
-        default=10, description="Instances worked on at once."
+    parallelism: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        default=None,
+        description=(
+            "At most this many instances worked on at once. Default: every instance, at most "
+            "64 requests in flight (pulls and creates run on the servers)."
+        ),
     )
     interval: Duration = Field(
         default="5m", description="How often `orc watch` re-plans without a manifest change."

@@ -53,7 +53,7 @@ def resolve_fleet(parsed: list[ParsedDocument]) -> tuple[desired.DesiredFleet, l
     safety = spec.safety if spec and spec.safety else None
     result = desired.DesiredFleet(
         instances=tuple(instances),
-        parallelism=spec.parallelism if spec else 10,
+        parallelism=spec.parallelism if spec else None,
         interval=_seconds(spec.interval if spec else "5m", 300.0),
         safety=desired.Safety(
             allow_empty=safety.allowEmpty if safety else False,

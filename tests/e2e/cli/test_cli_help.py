@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
+import click
 import pytest
 
-from reconciler.cli.main import COMMANDS, main
+from reconciler.cli.main import COMMANDS, SUMMARIES, cli, main
 
 
 def test_the_group_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -73,3 +76,41 @@ def test_each_command_lists_only_the_exit_codes_it_can_return(
 
 def test_every_command_is_in_the_exit_code_table() -> None:
     assert set(COMMANDS) == set(EXIT_CODES_BY_COMMAND)
+
+
+class _Listed(click.Group):
+    """A plain group of the real commands, listed in `orc --help`'s order."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_the_listed_summaries_are_the_commands_own(width: int) -> None:
+    # `orc --help` lists SUMMARIES so as not to import every command: they must not drift
+    assert list(SUMMARIES) == list(COMMANDS)
+    real = {name: cli.get_command(click.Context(cli), name) for name in COMMANDS}
+    for name, command in real.items():
+        assert command is not None and command.help is not None, name
+        assert not (command.short_help or command.hidden or command.deprecated), name
+        assert command.help.split("\n\n")[0] == SUMMARIES[name], name
+    ctx = click.Context(cli, terminal_width=width, max_content_width=width)
+    ours, clicks = ctx.make_formatter(), ctx.make_formatter()
+    cli.format_commands(ctx, ours)
+    _Listed(commands=real).format_commands(ctx, clicks)
+    assert ours.getvalue() == clicks.getvalue()
+    assert "  plan " in ours.getvalue()
+
+
+def test_the_group_help_imports_no_command_and_no_heavy_library() -> None:
+    script = (
+        "import sys\nfrom reconciler.cli.main import main\nmain(['--help'])\n"
+        "print('LOADED', ' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    loaded = set(done.stdout.split("LOADED ", 1)[1].split())
+    assert done.returncode == 0, done.stderr
+    assert {m for m in loaded if m.startswith("reconciler.cli.")} == {"reconciler.cli.main"}
+    assert not loaded & {"pydantic", "httpx", "yaml", "rich", "jsonschema", "reconciler.manifest"}

@@ -104,6 +104,50 @@ async def test_instances_are_worked_on_in_parallel_up_to_the_limit(rig):
     assert peak == 2
 
 
+async def _peak_instances(rig, **settings) -> int:
+    """How many instances one apply worked on at once (from its events)."""
+    active: set[str] = set()
+    peak = 0
+
+    def track(event):
+        nonlocal peak
+        if isinstance(event, ActionStarted):
+            active.add(event.action.instance)
+            peak = max(peak, len(active))
+        elif isinstance(event, ActionFinished):
+            active.discard(event.result.action.instance)
+
+    reconciler = rig.reconciler(**settings)
+    desired = rig.desired()
+    _, made = await reconciler.plan(desired)
+    result = await reconciler.apply(made, desired, on_event=track)
+    assert result.exit_code is ExitCode.OK
+    return peak
+
+
+async def test_by_default_every_instance_is_worked_on_at_once(rig):
+    # pulls run on the servers: more instances than the old default of 10, all at once
+    for index in range(12):
+        rig.declare(f"i{index}", [SMALL], pull_speed=0.5e9)
+
+    assert await _peak_instances(rig) == 12
+
+
+async def test_by_default_instances_at_once_are_bounded_by_requests_in_flight(rig):
+    for index in range(6):
+        rig.declare(f"i{index}", [SMALL], pull_speed=0.5e9)
+
+    assert await _peak_instances(rig, max_in_flight=4) == 4
+
+
+async def test_the_fleets_parallelism_caps_instances_at_once(rig):
+    for index in range(6):
+        rig.declare(f"i{index}", [SMALL], pull_speed=0.5e9)
+    rig.fleet_settings(parallelism=3)
+
+    assert await _peak_instances(rig) == 3
+
+
 async def test_pull_progress_reports_bytes_of_the_model(rig):
     rig.declare("ws", [SMALL], pull_speed=1e9)
 

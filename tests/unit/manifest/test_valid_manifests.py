@@ -50,7 +50,7 @@ def test_minimal_instance_gets_every_default() -> None:
     assert workstation.tls.verify is True
     assert workstation.models == ()
     fleet = result.fleet
-    assert (fleet.parallelism, fleet.interval, fleet.name) == (10, 300.0, "default")
+    assert (fleet.parallelism, fleet.interval, fleet.name) == (None, 300.0, "default")
     assert (fleet.safety.allow_empty, fleet.safety.max_deletions) == (False, 10)
 
 

@@ -143,7 +143,10 @@ def desired() -> DesiredFleet:
         models=(_dm("llama3.2:3b", keep_loaded=True), _dm("nomic-embed-text", declared_by=CODING)),
     )
     return DesiredFleet(
-        instances=(gpu, dev, workstation, cloud), safety=Safety(max_deletions=5), name="prod"
+        instances=(gpu, dev, workstation, cloud),
+        parallelism=10,  # explicit: the golden plan's desired digest covers it
+        safety=Safety(max_deletions=5),
+        name="prod",
     )
 
 
