@@ -42,6 +42,7 @@ SUMMARIES: dict[str, str] = {
     "plan": "Show what `orc apply` would change to make the servers match the manifests.",
     "apply": "Make the servers match the manifests: pull, create, load and delete models.",
     "status": "Report the fleet: health, version, latency, models present/declared and sync.",
+    "history": "Show what happened to the fleet: applied actions, probes and chats, oldest first.",
     "watch": "Keep the servers matching the manifests, continuously.",
     "demo": "Try orc without a GPU: a simulated fleet, then validate, plan, apply, status, chat.",
     "schema": "Print the manifest JSON Schema (draft 2020-12), generated from the models.",
@@ -50,6 +51,7 @@ SUMMARIES: dict[str, str] = {
     ),
     "sim": "Run simulated Ollama servers on this machine until Ctrl-C.",
     "completion": "Print the shell completion script for bash, zsh or fish.",
+    "import": "Probe running Ollama servers and write manifests that declare what they have.",
 }
 
 # What each exit code means (design of the codes: docs/architecture.md, Errors and exit codes).
