@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +26,8 @@ from reconciler.cli.main import main
 from reconciler.serverkey import server_key
 from reconciler.state import ServerLocks, StateDir, lock_dir_path
 from reconciler.testing import BackgroundFleet, SimFleet, SimInstanceConfig
+from tests.support.watch_daemon import Daemon as WatchDaemon
+from tests.support.watch_daemon import until
 
 WATCH_STATUS_SCHEMA = json.loads(
     (Path(__file__).resolve().parents[3] / "schemas" / "watch-status.v1.schema.json").read_text()
@@ -56,91 +56,14 @@ def manifest(name: str, url: str, models: list[str], keep_loaded: tuple[str, ...
     return "\n".join(lines) + "\n"
 
 
-def until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class Daemon:
-    """`orc watch` in a subprocess; its JSON log lines are collected as they come."""
-
-    def __init__(self, folder: Path, state: Path, *flags: str, env: dict[str, str] | None = None):
-        command = [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "watch",
-            str(folder),
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--state-dir",
-            str(state),
-            *flags,
-        ]
-        self.process = subprocess.Popen(
-            command,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        self.events: list[dict[str, Any]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        listening = self.wait("http.listening", timeout=15)
-        self.url = f"http://{listening['address']}"
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            try:
-                self.events.append(json.loads(line))
-            except ValueError:
-                self.events.append({"event": "unparsed", "line": line})
-
-    def wait(self, event: str, timeout: float = 10, **fields: Any) -> dict[str, Any]:
-        def found() -> dict[str, Any] | None:
-            return next(
-                (
-                    e
-                    for e in list(self.events)
-                    if e["event"] == event and all(e.get(k) == v for k, v in fields.items())
-                ),
-                None,
-            )
-
-        return until(found, timeout, f"{event} {fields} in the log")
-
-    def reconciled(self, number: int, timeout: float = 10) -> dict[str, Any]:
-        return self.wait("reconcile.finished", timeout, number=number)
+class Daemon(WatchDaemon):
+    """`orc watch` in a subprocess, whose /status is checked against the published schema."""
 
     def status(self) -> dict[str, Any]:
         """GET /status; every document served must match the published schema."""
         document: dict[str, Any] = httpx.get(f"{self.url}/status", timeout=5).json()
         jsonschema.validate(document, WATCH_STATUS_SCHEMA)
         return document
-
-    def clean(self) -> None:
-        """Every line of the log was a JSON event (no traceback, no stray output)."""
-        self._reader.join(timeout=5)
-        assert [e["line"] for e in self.events if e["event"] == "unparsed"] == []
-        assert self.events[-1]["event"] == "watch.stopped"
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
 
 
 class Fleet:

@@ -7,21 +7,15 @@ downloads a browser of its own). Without a Chromium binary the tests skip and sa
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.testing import BackgroundFleet, SimFleet, SimInstanceConfig
+from tests.support.watch_daemon import Daemon
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
 LLAMA, CODER, SMALL, EMBED = "llama3.2:3b", "qwen2.5-coder:7b", "smollm2:135m", "nomic-embed-text"
@@ -74,16 +68,6 @@ class Console:
     def _console(self, message: Any) -> None:
         if message.type in ("error", "warning"):
             self.errors.append(f"{message.type}: {message.text}")
-
-
-def until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 INSTANCE = """\
@@ -144,51 +128,10 @@ def manifests(sims: SimFleet, tmp_path: Path) -> Path:
     return folder
 
 
-class Daemon:
-    """`orc watch --listen 127.0.0.1:0` in a subprocess, its JSON log collected as it comes."""
-
-    def __init__(self, folder: Path, state: Path) -> None:
-        command = [
-            sys.executable, "-m", "reconciler", "watch", str(folder),
-            "--listen", "127.0.0.1:0", "--log-format", "json", "--state-dir", str(state),
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
-        )
-        self.events: list[dict[str, Any]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        listening = self.wait("http.listening", timeout=20)
-        self.url = f"http://{listening['address']}/"
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            try:
-                self.events.append(json.loads(line))
-            except ValueError:
-                self.events.append({"event": "unparsed", "line": line})
-
-    def wait(self, event: str, timeout: float = 15) -> dict[str, Any]:
-        def found() -> dict[str, Any] | None:
-            return next((e for e in list(self.events) if e.get("event") == event), None)
-
-        return until(found, timeout, f"{event} in the log of orc watch")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-
-
 @pytest.fixture
 def daemon(manifests: Path, tmp_path: Path) -> Iterator[Daemon]:
     """`orc watch` over the manifests, after its first reconcile has finished."""
-    running = Daemon(manifests, tmp_path / "state")
+    running = Daemon(manifests, tmp_path / "state", start_timeout=20)
     try:
         running.wait("reconcile.finished", timeout=30)
         yield running

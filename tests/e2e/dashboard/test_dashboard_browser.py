@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import CODER, EMBED, LLAMA, SMALL, Console, Daemon, until
+from tests.support.watch_daemon import Daemon, until
+
+from .conftest import CODER, EMBED, LLAMA, SMALL, Console
 
 pytestmark = pytest.mark.slow
 DESKTOP = {"width": 1280, "height": 900}
@@ -26,7 +28,7 @@ PHONE = {"width": 390, "height": 844}
 
 
 def _status(daemon: Daemon) -> dict[str, Any]:
-    document: dict[str, Any] = httpx.get(f"{daemon.url}status", timeout=5).json()
+    document: dict[str, Any] = httpx.get(f"{daemon.url}/status", timeout=5).json()
     return document
 
 
@@ -51,7 +53,7 @@ def test_dashboard_shows_the_fleet_and_streams_a_test_chat(
     context = browser.new_context(viewport=DESKTOP, color_scheme="light")
     page = context.new_page()
     console = Console(page)
-    page.goto(daemon.url)
+    page.goto(f"{daemon.url}/")
 
     for instance in document["instances"]:
         assert page.locator(f"#instance-{instance['name']}").is_visible()
@@ -85,7 +87,7 @@ def test_dashboard_shows_the_fleet_and_streams_a_test_chat(
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     print(f"\nscreenshot: {tmp_path / 'dashboard.png'}")
     assert console.errors == []
-    assert all(url.startswith(daemon.url) for url in console.requests), console.requests
+    assert all(url.startswith(f"{daemon.url}/") for url in console.requests), console.requests
     context.close()
 
 
@@ -93,7 +95,7 @@ def test_dashboard_on_a_phone_in_dark_mode(browser: Any, daemon: Daemon, tmp_pat
     context = browser.new_context(viewport=PHONE, color_scheme="dark", device_scale_factor=2)
     page = context.new_page()
     console = Console(page)
-    page.goto(daemon.url)
+    page.goto(f"{daemon.url}/")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     channels = [int(c) for c in re.findall(r"\d+", background)[:3]]
     assert max(channels) < 64, f"dark mode should darken the page, got {background}"
