@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 import pytest
 
-from reconciler.apply import ActionResult, ApplyResult, EventSink, Outcome
 from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import ExitCode, RefusedError
 from reconciler.names import parse
-from reconciler.observed import ObservedFleet
 from reconciler.plan import Action, ActionKind, Blocked, InstancePlan, Plan, Refusal
 from reconciler.reconcile import (
     Ending,
@@ -22,6 +18,7 @@ from reconciler.reconcile import (
     ReconcileRequest,
     run_reconcile,
 )
+from tests.support.reconcile_steps import Steps
 
 DESIRED = DesiredFleet(
     instances=(DesiredInstance("a", "http://a"), DesiredInstance("b", "http://b"))
@@ -33,41 +30,6 @@ BLOCKED_B = InstancePlan("b", "http://b", True, blocked=Blocked("b", "Unreachabl
 REFUSED = Plan(
     instances=CHANGES.instances, refusals=(Refusal(None, "maxDeletions", "too many deletions"),)
 )
-
-
-@dataclass
-class Steps:
-    """Plans what it is told to, applies by recording; `cancel_verify` interrupts the re-plan."""
-
-    made: Plan
-    cancel_verify: bool = False
-    plans: list[tuple[str, ...]] = field(default_factory=list)
-    applied: list[Plan] = field(default_factory=list)
-
-    async def observe(self, desired: DesiredFleet) -> ObservedFleet:
-        return ObservedFleet({})
-
-    async def plan(
-        self,
-        desired: DesiredFleet,
-        targets: Sequence[str] = (),
-        selector: Mapping[str, str] | None = None,
-    ) -> tuple[ObservedFleet, Plan]:
-        self.plans.append(tuple(targets))
-        if self.plans[1:] and self.cancel_verify:
-            raise asyncio.CancelledError
-        return ObservedFleet({}), self.made if len(self.plans) == 1 else SYNCED
-
-    async def apply(
-        self,
-        made: Plan,
-        desired: DesiredFleet,
-        *,
-        parallelism: int | None = None,
-        on_event: EventSink | None = None,
-    ) -> ApplyResult:
-        self.applied.append(made)
-        return ApplyResult(tuple(ActionResult(a, Outcome.DONE, attempts=1) for a in made.actions))
 
 
 class Lock:
@@ -86,7 +48,7 @@ class Lock:
 
 
 async def test_a_refused_plan_is_never_applied_nor_locked() -> None:
-    steps, lock = Steps(REFUSED), Lock()
+    steps, lock = Steps(REFUSED, SYNCED), Lock()
     request = ReconcileRequest(DESIRED, lock_scope=LockScope.APPLY)
 
     outcome = await run_reconcile(steps, request, ReconcileHooks(lock=lock.__call__))
@@ -98,12 +60,12 @@ async def test_a_refused_plan_is_never_applied_nor_locked() -> None:
 
 
 async def test_plan_only_refused_exits_1_without_an_error_to_show() -> None:
-    outcome = await run_reconcile(Steps(REFUSED), ReconcileRequest(DESIRED, apply=False))
+    outcome = await run_reconcile(Steps(REFUSED, SYNCED), ReconcileRequest(DESIRED, apply=False))
     assert (outcome.ending, outcome.error, outcome.exit_code) == (Ending.REFUSED, None, 1)
 
 
 async def test_declining_changes_nothing() -> None:
-    steps, lock = Steps(CHANGES), Lock()
+    steps, lock = Steps(CHANGES, SYNCED), Lock()
     request = ReconcileRequest(DESIRED, lock_scope=LockScope.APPLY)
     asked: list[Plan] = []
 
@@ -119,7 +81,7 @@ async def test_declining_changes_nothing() -> None:
 
 
 async def test_a_held_lock_skips_only_the_apply() -> None:
-    steps = Steps(CHANGES)
+    steps = Steps(CHANGES, SYNCED)
     request = ReconcileRequest(DESIRED, lock_scope=LockScope.APPLY)
 
     outcome = await run_reconcile(steps, request, ReconcileHooks(lock=Lock(True).__call__))
@@ -131,12 +93,14 @@ async def test_a_held_lock_skips_only_the_apply() -> None:
 
 async def test_a_synced_run_does_not_need_the_apply_lock() -> None:
     request = ReconcileRequest(DESIRED, lock_scope=LockScope.APPLY)
-    outcome = await run_reconcile(Steps(SYNCED), request, ReconcileHooks(lock=Lock(True).__call__))
+    outcome = await run_reconcile(
+        Steps(SYNCED, SYNCED), request, ReconcileHooks(lock=Lock(True).__call__)
+    )
     assert (outcome.ending, outcome.exit_code) == (Ending.SYNCED, 0)
 
 
 async def test_the_run_lock_is_taken_before_planning() -> None:
-    steps = Steps(CHANGES)
+    steps = Steps(CHANGES, SYNCED)
     outcome = await run_reconcile(
         steps, ReconcileRequest(DESIRED), ReconcileHooks(lock=Lock(True).__call__)
     )
@@ -144,7 +108,7 @@ async def test_the_run_lock_is_taken_before_planning() -> None:
 
 
 async def test_applied_then_verified_on_the_touched_instances() -> None:
-    steps, lock = Steps(CHANGES), Lock()
+    steps, lock = Steps(CHANGES, SYNCED), Lock()
     events: list[str] = []
     hooks = ReconcileHooks(
         lock=lock.__call__,
@@ -161,19 +125,19 @@ async def test_applied_then_verified_on_the_touched_instances() -> None:
 
 async def test_blocked_instances_make_a_clean_apply_partial() -> None:
     made = Plan(instances=(*CHANGES.instances, BLOCKED_B))
-    outcome = await run_reconcile(Steps(made), ReconcileRequest(DESIRED))
+    outcome = await run_reconcile(Steps(made, SYNCED), ReconcileRequest(DESIRED))
     assert outcome.exit_code == ExitCode.PARTIAL
 
 
 async def test_nothing_to_do_because_blocked_is_an_error_when_applying() -> None:
     made = Plan(instances=(*SYNCED.instances, BLOCKED_B))
-    outcome = await run_reconcile(Steps(made), ReconcileRequest(DESIRED))
+    outcome = await run_reconcile(Steps(made, SYNCED), ReconcileRequest(DESIRED))
     assert outcome.ending is Ending.BLOCKED
     assert isinstance(outcome.error, RefusedError) and outcome.exit_code == ExitCode.ERROR
 
 
 async def test_ctrl_c_while_verifying_exits_130_after_the_apply() -> None:
-    steps = Steps(CHANGES, cancel_verify=True)
+    steps = Steps(CHANGES, SYNCED, cancel_verify=True)
     outcome = await run_reconcile(steps, ReconcileRequest(DESIRED))
     assert outcome.ending is Ending.APPLIED and outcome.result is not None
     assert outcome.verified is None
@@ -187,7 +151,7 @@ async def test_ctrl_c_while_verifying_exits_130_after_the_apply() -> None:
 )
 async def test_plan_only_exit_codes(made: Plan, detailed: bool, code: int) -> None:
     request = ReconcileRequest(DESIRED, apply=False, detailed_exitcode=detailed)
-    steps = Steps(made)
+    steps = Steps(made, SYNCED)
     outcome = await run_reconcile(steps, request)
     assert outcome.exit_code == code
     assert steps.applied == []
@@ -195,6 +159,6 @@ async def test_plan_only_exit_codes(made: Plan, detailed: bool, code: int) -> No
 
 async def test_plan_only_with_every_instance_blocked_is_an_error() -> None:
     made = Plan(instances=(BLOCKED_B,))
-    outcome = await run_reconcile(Steps(made), ReconcileRequest(DESIRED, apply=False))
+    outcome = await run_reconcile(Steps(made, SYNCED), ReconcileRequest(DESIRED, apply=False))
     assert isinstance(outcome.error, RefusedError)
     assert "nothing could be planned" in str(outcome.error)

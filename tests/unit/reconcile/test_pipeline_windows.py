@@ -3,19 +3,17 @@ ending and exit code; `sync_windows=False` carries them out; a saved plan is jud
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from reconciler.apply import ActionResult, ApplyResult, EventSink, Outcome
 from reconciler.desired import DesiredFleet, DesiredInstance, SyncWindow
 from reconciler.errors import ExitCode, RefusedError
 from reconciler.names import parse
-from reconciler.observed import ObservedFleet
 from reconciler.plan import Action, ActionKind, Hold, InstancePlan, Plan, release_plan
 from reconciler.reconcile import Ending, ReconcileHooks, ReconcileRequest, run_reconcile
+from tests.support.reconcile_steps import Steps
 
 NO_DELETES = SyncWindow("business-hours", "deny", "0 9 * * 1-5", 9 * 3600, actions=("delete",))
 DESIRED = DesiredFleet(instances=(DesiredInstance("a", "http://a"),), sync_windows=(NO_DELETES,))
@@ -25,38 +23,6 @@ BOTH = Plan(instances=(InstancePlan("a", "http://a", True, actions=(PULL, DELETE
 ONLY_DELETE = Plan(instances=(InstancePlan("a", "http://a", True, actions=(DELETE,)),))
 OPEN = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)  # Monday noon UTC: the deny window is open
 CLOSED = datetime(2024, 6, 3, 19, 0, tzinfo=UTC)
-
-
-@dataclass
-class Steps:
-    """Plans `made` first and an empty plan when verifying; applies by recording."""
-
-    made: Plan
-    plans: int = 0
-    applied: list[Plan] = field(default_factory=list)
-
-    async def observe(self, desired: DesiredFleet) -> ObservedFleet:
-        return ObservedFleet({})
-
-    async def plan(
-        self,
-        desired: DesiredFleet,
-        targets: Sequence[str] = (),
-        selector: Mapping[str, str] | None = None,
-    ) -> tuple[ObservedFleet, Plan]:
-        self.plans += 1
-        return ObservedFleet({}), self.made if self.plans == 1 else Plan()
-
-    async def apply(
-        self,
-        made: Plan,
-        desired: DesiredFleet,
-        *,
-        parallelism: int | None = None,
-        on_event: EventSink | None = None,
-    ) -> ApplyResult:
-        self.applied.append(made)
-        return ApplyResult(tuple(ActionResult(a, Outcome.DONE, attempts=1) for a in made.actions))
 
 
 def _hooks(at: datetime, shown: list[Plan] | None = None) -> ReconcileHooks:
