@@ -111,26 +111,7 @@ class Session:
         """
         seconds = self.config.timeout if limit is None else limit
         start = time.perf_counter()
-        deadline = asyncio.timeout(seconds)
-        response: httpx.Response | None = None
-        with watching_handshakes() as notes:
-            try:
-                async with deadline:
-                    request = self._http.build_request(
-                        call.method,
-                        self.config.url(call.endpoint),
-                        json=body,
-                        timeout=httpx.Timeout(seconds, connect=self.config.connect_timeout),
-                    )
-                    response = await self._http.send(request, stream=True)
-                    try:
-                        await response.aread()
-                    finally:
-                        await response.aclose()
-            except TRANSPORT_ERRORS as exc:  # TimeoutError, the deadline's, is an OSError
-                if deadline.expired():
-                    raise late(call, seconds, answered=response is not None) from exc
-                raise self._failure(call, exc, seconds, notes) from exc
+        response = await self._exchange(call, self.config.url(call.endpoint), seconds, json=body)
         logger.debug(
             "%s: %s %s -> %d in %.0f ms",
             call.instance,
@@ -220,33 +201,41 @@ class Session:
         `limit` bounds the whole exchange (default `timeout`).
         """
         seconds = self.config.timeout if limit is None else limit
-        deadline = asyncio.timeout(seconds)
-        response: httpx.Response | None = None
-        with watching_handshakes() as notes:
-            try:
-                async with deadline:
-                    request = self._http.build_request(
-                        call.method,
-                        url,
-                        content=content,
-                        headers={"Content-Type": "application/octet-stream"} if content else None,
-                        timeout=httpx.Timeout(seconds, connect=self.config.connect_timeout),
-                    )
-                    response = await self._http.send(request, stream=True)
-                    try:
-                        await response.aread()
-                    finally:
-                        await response.aclose()
-            except TRANSPORT_ERRORS as exc:
-                if deadline.expired():
-                    raise late(call, seconds, answered=response is not None) from exc
-                raise self._failure(call, exc, seconds, notes) from exc
+        headers = {"Content-Type": "application/octet-stream"} if content else None
+        response = await self._exchange(call, url, seconds, content=content, headers=headers)
         status = response.status_code
         logger.debug("%s: %s %s -> %d", call.instance, call.method, call.url, status)
         if status in accept or 200 <= status < 300:
             return status
         location = response.headers.get("location")
         raise reply_error(call, status, response.content, location=location)
+
+    async def _exchange(
+        self, call: Call, url: str, seconds: float, **request: Any
+    ) -> httpx.Response:
+        """Send one request and read its whole reply within `seconds`, connecting included; a
+        transport failure or a late reply becomes the matching OllamaError."""
+        deadline = asyncio.timeout(seconds)
+        response: httpx.Response | None = None
+        with watching_handshakes() as notes:
+            try:
+                async with deadline:
+                    built = self._http.build_request(
+                        call.method,
+                        url,
+                        timeout=httpx.Timeout(seconds, connect=self.config.connect_timeout),
+                        **request,
+                    )
+                    response = await self._http.send(built, stream=True)
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+            except TRANSPORT_ERRORS as exc:  # TimeoutError, the deadline's, is an OSError
+                if deadline.expired():
+                    raise late(call, seconds, answered=response is not None) from exc
+                raise self._failure(call, exc, seconds, notes) from exc
+        return response
 
     def _failure(
         self, call: Call, exc: BaseException, read: float, notes: HandshakeNotes
