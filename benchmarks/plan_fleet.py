@@ -117,9 +117,15 @@ def _answer(fleet: SimFleet, command: str) -> dict[str, int]:
 # -- manifests -----------------------------------------------------------------------------------
 
 
-def write_manifests(folder: Path, urls: dict[str, str], models: list[str]) -> None:
-    """One ModelSet with every model for every instance, and one OllamaInstance per server."""
-    listed = ", ".join(f'{{name: "{m}"}}' for m in models)
+def write_manifests(
+    folder: Path, urls: dict[str, str], models: list[str], keep: bool = False
+) -> None:
+    """One ModelSet with every model for every instance (the first one kept loaded with
+    `keep`), and one OllamaInstance per server."""
+    listed = ", ".join(
+        f'{{name: "{m}"{", keepLoaded: true" if keep and i == 0 else ""}}}'
+        for i, m in enumerate(models)
+    )
     (folder / "models.yaml").write_text(
         "apiVersion: ollama-reconciler/v1\nkind: ModelSet\nmetadata: {name: bench}\n"
         f'spec:\n  selector: {{matchLabels: {{bench: "yes"}}}}\n  models: [{listed}]\n'

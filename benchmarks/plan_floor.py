@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from plan_fleet import Fleet, Settings, bench_models, serve
+from plan_fleet import Fleet, Settings, bench_models, serve, write_manifests
 
 RATIO_TARGET = 2.0
 WARM_1000_SECONDS = 2.0
@@ -91,24 +91,6 @@ def timed(fleet: Fleet, command: list[str]) -> Timed:
     fleet.counters("reset")
     seconds, rss = run_child(command)
     return Timed(seconds, rss, fleet.counters("counts")["total"])
-
-
-def write_manifests(folder: Path, urls: dict[str, str], models: list[str], keep: bool) -> None:
-    """One ModelSet with every model (the first one kept loaded with `keep`), one instance each."""
-    listed = ", ".join(
-        f'{{name: "{m}"{", keepLoaded: true" if keep and i == 0 else ""}}}'
-        for i, m in enumerate(models)
-    )
-    (folder / "models.yaml").write_text(
-        "apiVersion: ollama-reconciler/v1\nkind: ModelSet\nmetadata: {name: bench}\n"
-        f'spec:\n  selector: {{matchLabels: {{bench: "yes"}}}}\n  models: [{listed}]\n'
-    )
-    documents = [
-        "apiVersion: ollama-reconciler/v1\nkind: OllamaInstance\n"
-        f'metadata: {{name: {name}, labels: {{bench: "yes"}}}}\nspec: {{url: "{url}"}}\n'
-        for name, url in urls.items()
-    ]
-    (folder / "instances.yaml").write_text("---\n".join(documents))
 
 
 def measure_shape(instances: int, models: int, options: argparse.Namespace) -> Shape:

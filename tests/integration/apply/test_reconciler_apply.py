@@ -84,28 +84,13 @@ async def test_each_instance_runs_its_actions_one_at_a_time_in_plan_order(rig):
 async def test_instances_are_worked_on_in_parallel_up_to_the_limit(rig):
     for index in range(5):
         rig.declare(f"i{index}", [SMALL], pull_speed=0.5e9)  # about 0.1 s per pull
-    active: set[str] = set()
-    peak = 0
 
-    def track(event):
-        nonlocal peak
-        if isinstance(event, ActionStarted):
-            active.add(event.action.instance)
-            peak = max(peak, len(active))
-        elif isinstance(event, ActionFinished):
-            active.discard(event.result.action.instance)
-
-    reconciler = rig.reconciler()
-    desired = rig.desired()
-    _, made = await reconciler.plan(desired)
-    result = await reconciler.apply(made, desired, parallelism=2, on_event=track)
-
-    assert result.exit_code is ExitCode.OK
-    assert peak == 2
+    assert await _peak_instances(rig, parallelism=2) == 2
 
 
-async def _peak_instances(rig, **settings) -> int:
-    """How many instances one apply worked on at once (from its events)."""
+async def _peak_instances(rig, parallelism: int | None = None, **settings) -> int:
+    """How many instances one apply worked on at once (from its events); `parallelism` is
+    given to the apply, `settings` to the Reconciler."""
     active: set[str] = set()
     peak = 0
 
@@ -120,7 +105,7 @@ async def _peak_instances(rig, **settings) -> int:
     reconciler = rig.reconciler(**settings)
     desired = rig.desired()
     _, made = await reconciler.plan(desired)
-    result = await reconciler.apply(made, desired, on_event=track)
+    result = await reconciler.apply(made, desired, parallelism=parallelism, on_event=track)
     assert result.exit_code is ExitCode.OK
     return peak
 
