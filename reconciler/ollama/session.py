@@ -14,9 +14,11 @@ httpx's own loggers stay at WARNING: their request lines would show URLs as give
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import json
 import logging
+import ssl
 import time
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -43,6 +45,7 @@ from reconciler.ollama.tls import (
     warn_if_unverified,
     watching_handshakes,
 )
+from reconciler.ollama.transport import KeepAliveTransport
 
 logger = logging.getLogger("reconciler.ollama")
 for _name in ("httpx", "httpcore"):
@@ -57,6 +60,14 @@ METHODS: Mapping[str, str] = {
 }
 """HTTP method of each endpoint that is not POST."""
 
+HTTPX_HEADERS: Mapping[str, str] = {
+    "Accept": "*/*",
+    "Accept-Encoding": "gzip, deflate",
+    "Connection": "keep-alive",
+    "User-Agent": f"python-httpx/{httpx.__version__}",
+}
+"""The headers httpx's client starts from; a config's headers are merged into them."""
+
 TRANSPORT_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError)
 
 
@@ -68,24 +79,35 @@ class Session:
     ) -> None:
         self.config = config
         self.redact = Redactor(config.secrets())
-        self._http = httpx.AsyncClient(
-            headers=_headers(config),
-            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
-            verify=True if transport is not None else ssl_context(config),
-            transport=transport,
-            follow_redirects=False,
-            trust_env=environment_proxies(),
-            limits=httpx.Limits(
-                max_connections=config.max_connections,
-                max_keepalive_connections=config.max_connections,
-            ),
-        )
+        self._headers = httpx.Headers(HTTPX_HEADERS)
+        self._headers.update(_headers(config))  # as httpx's client merges its own
+        own = transport is None
+        context = ssl_context(config) if own else None
+        if context is not None:  # our own network, not a test's
+            transport = pooled_transport(config, context)
+        self._transport = transport
+        # Only with a proxy in the environment: httpx's client picks it (or not) per URL.
+        self._proxied: httpx.AsyncClient | None = None
         if transport is None:
+            self._proxied = httpx.AsyncClient(
+                headers=self._headers,
+                verify=context or True,
+                follow_redirects=False,
+                trust_env=True,
+                limits=httpx.Limits(
+                    max_connections=config.max_connections,
+                    max_keepalive_connections=config.max_connections,
+                ),
+            )
+        if own:
             warn_if_unverified(config)
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
-        await self._http.aclose()
+        if self._proxied is not None:
+            await self._proxied.aclose()
+        elif self._transport is not None:
+            await self._transport.aclose()
 
     def call(
         self, endpoint: str, operation: str, *, model: str | None = None, base: str | None = None
@@ -149,11 +171,9 @@ class Session:
         )
         notes = HandshakeNotes()
         try:
-            request = self._http.build_request(
-                call.method, self.config.url(call.endpoint), json=body, timeout=timeout
-            )
+            sending = self._send(call.method, self.config.url(call.endpoint), timeout, json=body)
             with watching_handshakes() as notes:
-                response = await within(call, limits, self._http.send(request, stream=True))
+                response = await within(call, limits, sending)
             status = response.status_code
             logger.debug("%s: %s %s -> %d, streaming", call.instance, call.method, call.url, status)
             try:
@@ -220,13 +240,8 @@ class Session:
         with watching_handshakes() as notes:
             try:
                 async with deadline:
-                    built = self._http.build_request(
-                        call.method,
-                        url,
-                        timeout=httpx.Timeout(seconds, connect=self.config.connect_timeout),
-                        **request,
-                    )
-                    response = await self._http.send(built, stream=True)
+                    timeout = httpx.Timeout(seconds, connect=self.config.connect_timeout)
+                    response = await self._send(call.method, url, timeout, **request)
                     try:
                         await response.aread()
                     finally:
@@ -235,6 +250,38 @@ class Session:
                 if deadline.expired():
                     raise late(call, seconds, answered=response is not None) from exc
                 raise self._failure(call, exc, seconds, notes) from exc
+        return response
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        timeouts: httpx.Timeout,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **body: Any,
+    ) -> httpx.Response:
+        """Send one request; the reply's body is left to read (and to close)."""
+        sent = self._headers
+        if headers is not None:
+            sent = sent.copy()
+            sent.update(headers)
+        if self._proxied is not None:
+            built = self._proxied.build_request(method, url, headers=sent, timeout=timeouts, **body)
+            return await self._proxied.send(built, stream=True)
+        assert self._transport is not None
+        # What httpx's client would add here: cookies, which orc has no use for and which cost
+        # more CPU per request than the whole exchange on a kept-alive connection, and, as here,
+        # the URL's user and password as Basic credentials (replacing any Authorization).
+        target = httpx.URL(url)
+        if target.userinfo:
+            sent = sent.copy()
+            sent["Authorization"] = _basic(target.username, target.password)
+        request = httpx.Request(
+            method, target, headers=sent, extensions={"timeout": timeouts.as_dict()}, **body
+        )
+        response = await self._transport.handle_async_request(request)
+        response.request = request
         return response
 
     def _failure(
@@ -248,6 +295,16 @@ class Session:
             client_cert=self.config.tls.client_cert is not None,
             certificate_requested=notes.certificate_requested,
         )
+
+
+def pooled_transport(
+    config: ClientConfig, context: ssl.SSLContext
+) -> httpx.AsyncBaseTransport | None:
+    """The connections of one server: `KeepAliveTransport`, or None (httpx's own pool) when the
+    environment names a proxy, which only httpx's transport speaks to."""
+    if environment_proxies():
+        return None
+    return KeepAliveTransport(ssl_context=context, max_connections=config.max_connections)
 
 
 @functools.cache
@@ -278,6 +335,12 @@ def _headers(config: ClientConfig) -> dict[str, str]:
                 hint="fix the value of that header (or of auth.bearerToken)",
             )
     return headers
+
+
+def _basic(username: str, password: str) -> str:
+    """The Basic credentials header value, encoded as httpx encodes it."""
+    pair = f"{username}:{password}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
 def _sendable(text: str) -> bool:

@@ -59,7 +59,7 @@ METRIC_FIELDS = (
 
 
 class _Reply(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class ModelDetails(_Reply):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import respx
 
-from reconciler.ollama import ClientConfig, OllamaClient
+from reconciler.ollama import ClientConfig, OllamaClient, session
 
 BASE = "https://ollama.example.com/prefix"
 TOKEN = "tok-SECRET-7f3a9"
@@ -38,6 +40,22 @@ def config() -> ClientConfig:
         headers={"X-Client-ID": "ai-coder", "X-API-Key": API_KEY},
         secret_headers=frozenset({"x-api-key"}),
     )
+
+
+@pytest.fixture(autouse=True)
+def httpx_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions send through httpx's own transport, whose network respx replaces.
+
+    The client's own `KeepAliveTransport` is tested against real loopback servers in
+    tests/e2e/ollama/test_transport.py.
+    """
+
+    def httpx_transport(
+        config: ClientConfig, context: ssl.SSLContext
+    ) -> httpx.AsyncBaseTransport | None:
+        return None if session.environment_proxies() else httpx.AsyncHTTPTransport(verify=context)
+
+    monkeypatch.setattr(session, "pooled_transport", httpx_transport)
 
 
 @pytest.fixture

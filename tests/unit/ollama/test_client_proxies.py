@@ -24,7 +24,9 @@ def fresh_reading(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _http(client: OllamaClient) -> httpx.AsyncClient:
-    return client._session._http
+    proxied = client._session._proxied
+    assert proxied is not None, "the session should route through httpx's client"
+    return proxied
 
 
 async def test_a_proxy_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,5 +56,6 @@ async def test_without_proxies_the_environment_is_read_once(
 
     assert len(reads) == 1
     for client in clients:
-        assert not _http(client)._mounts
+        assert client._session._proxied is None
+        assert client._session._transport is not None  # no proxy: straight to the server
         await client.aclose()

@@ -93,7 +93,7 @@ async def test_one_connection_pool_is_reused(client: OllamaClient, api: respx.Mo
     pools = set()
     for _ in range(3):
         await client.health()
-        pools.add(id(client._session._http))
+        pools.add(id(client._session._transport))
     assert len(pools) == 1
 
 
