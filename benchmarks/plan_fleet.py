@@ -276,7 +276,7 @@ def profile_warm(folder: Path, state: Path, output: Path) -> None:
     orc_plan(folder, state, [sys.executable, "-m", "cProfile", "-o", str(output)])()
     print(f"\ncProfile of a warm plan (saved to {output}), by cumulative time:")
     stats = pstats.Stats(str(output)).sort_stats("cumulative")
-    stats.print_stats(r"reconciler/(observe|plan|ollama/(client|session))|ssl|names", 20)
+    stats.print_stats(r"reconciler/(probe|plan|ollama/(client|session|transport))|ssl|names", 20)
 
 
 # -- main ----------------------------------------------------------------------------------------
