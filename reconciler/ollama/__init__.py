@@ -7,6 +7,7 @@ retry may help (`transient`).
 
 from __future__ import annotations
 
+import reconciler.ollama._httpx  # noqa: F401  (first: httpx without its command line)
 from reconciler.ollama.chat_options import ChatOptionArgs, ChatOptions
 from reconciler.ollama.client import OllamaClient
 from reconciler.ollama.config import ENDPOINT_DEFAULTS, ClientConfig, TLSConfig
