@@ -14,14 +14,17 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
 from reconciler.errors import InterruptedRun, UsageError
 from reconciler.manifest.durations import parse_duration
 from reconciler.manifest.secretpolicy import SECRET_ENV_VAR, SECRETS_DIR_VAR, SecretPolicy
-from reconciler.state import DEFAULT_RETENTION, STATE_DIR_ENV, StateDir, state_dir_path
+from reconciler.state import DEFAULT_RETENTION, STATE_DIR_ENV, state_dir_path
+
+if TYPE_CHECKING:
+    from reconciler.state import StateDir
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DAYS = re.compile(r"^([0-9]+(?:\.[0-9]+)?)d(.*)$")
@@ -243,6 +246,8 @@ def parse_selector(values: tuple[str, ...]) -> dict[str, str]:
 def open_state(option: Path | None) -> StateDir:
     """The state directory named by the option, the environment, or the default, keeping
     history for the command's `--retention`."""
+    from reconciler.state import StateDir  # here: commands that keep no state load no SQLite
+
     return StateDir(state_dir_path(option), retention=retention())
 
 
