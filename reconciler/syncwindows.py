@@ -14,7 +14,8 @@ The look-ahead is bounded: a window still open a year on, or after 5000 openings
 (`* * * * *` with `duration: 1m` never closes), is reported as having no end (None).
 
 Pure functions of the time passed in; croniter (iteration) and zoneinfo (time zones) do the
-calendar work, here and nowhere else.
+calendar work, here and nowhere else. croniter is imported on first use, so that loading and
+planning a fleet without sync windows never pays for it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import CroniterError, croniter
 
 from reconciler.desired import SyncWindow
 
@@ -38,6 +37,8 @@ _MAX_HOPS = 64  # deny ends and allow openings tried when looking for a release
 
 def schedule_problem(schedule: str) -> str | None:
     """Why `schedule` is not a usable 5-field cron expression (None: it is)."""
+    from croniter import CroniterError, croniter
+
     text = schedule.strip()
     if text.startswith("@"):
         if text not in DESCRIPTORS:
@@ -191,6 +192,8 @@ def _close(window: SyncWindow, start: datetime) -> datetime | None:
 
 def _fires(window: SyncWindow, start: datetime, *, forward: bool) -> Iterator[datetime]:
     """Wall-clock times the schedule names, after (or before) the naive `start`."""
+    from croniter import CroniterError, croniter
+
     try:
         it = croniter(window.schedule.strip(), start)
         while True:

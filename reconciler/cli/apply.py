@@ -20,7 +20,6 @@ from reconciler.cli.options import (
     open_state,
     parallelism_option,
     parse_selector,
-    paths_argument,
     run_async,
     secret_policy,
     secrets_dir_option,
@@ -29,6 +28,7 @@ from reconciler.cli.options import (
     use_color,
     write_output,
 )
+from reconciler.cli.paths import paths_argument
 from reconciler.cli.progress import BarSink, JsonSink, LineSink
 from reconciler.desired import DesiredFleet
 from reconciler.errors import ExitCode, UsageError

@@ -19,7 +19,6 @@ from reconciler.chat import Fleet, Verdict, plan_checks, run_checks
 from reconciler.cli.main import exit_codes_help
 from reconciler.cli.options import (
     Duration,
-    paths_argument,
     retention,
     run_async,
     secret_policy,
@@ -27,6 +26,7 @@ from reconciler.cli.options import (
     state_dir_option,
     use_color,
 )
+from reconciler.cli.paths import paths_argument
 from reconciler.errors import ExitCode, ReconcilerError, UsageError
 from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.probe import DEFAULT_MAX_IN_FLIGHT

@@ -9,9 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -79,12 +77,15 @@ def exit_codes_help(*codes: ExitCode, **meanings: str) -> str:
 EXIT_CODES_HELP = exit_codes_help()
 
 
-@dataclass
 class GlobalOptions:
-    """Flags of the `orc` group that every command sees through `click.Context.obj`."""
+    """Flags of the `orc` group that every command sees through `click.Context.obj`.
 
-    traceback: bool = False
-    color: bool | None = None
+    A plain class, not a dataclass: `orc --help` then loads neither `dataclasses` nor `inspect`.
+    """
+
+    def __init__(self, traceback: bool = False, color: bool | None = None) -> None:
+        self.traceback = traceback
+        self.color = color
 
 
 class LazyGroup(click.Group):
@@ -194,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(exc: BaseException, options: GlobalOptions, code: int, unexpected: bool = False) -> int:
     if options.traceback:
+        import traceback  # here: only --traceback needs it
+
         traceback.print_exception(exc)
     if unexpected:
         message = f"unexpected {type(exc).__name__}: {exc}"

@@ -14,14 +14,17 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
 from reconciler.errors import InterruptedRun, UsageError
 from reconciler.manifest.durations import parse_duration
 from reconciler.manifest.secretpolicy import SECRET_ENV_VAR, SECRETS_DIR_VAR, SecretPolicy
-from reconciler.state import DEFAULT_RETENTION, STATE_DIR_ENV, StateDir, state_dir_path
+from reconciler.state import DEFAULT_RETENTION, STATE_DIR_ENV, state_dir_path
+
+if TYPE_CHECKING:
+    from reconciler.state import StateDir
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DAYS = re.compile(r"^([0-9]+(?:\.[0-9]+)?)d(.*)$")
@@ -80,34 +83,6 @@ class Rate(click.ParamType[float | None]):
             return parse_rate(str(value), flag)
         except UsageError as exc:
             self.fail(str(exc), param, ctx)
-
-
-MANIFESTS_ENV = "ORC_MANIFESTS"
-DEFAULT_MANIFESTS = Path("manifests")
-
-
-def manifest_paths(given: tuple[Path, ...], env: dict[str, str] | None = None) -> tuple[Path, ...]:
-    """The paths given; else those in $ORC_MANIFESTS (separated by `:`); else ./manifests."""
-    if given:
-        return given
-    from_env = (env if env is not None else dict(os.environ)).get(MANIFESTS_ENV, "")
-    listed = tuple(Path(p) for p in from_env.split(os.pathsep) if p.strip())
-    if listed:
-        return listed
-    if DEFAULT_MANIFESTS.is_dir():
-        return (DEFAULT_MANIFESTS,)
-    raise click.UsageError(
-        f"no manifests given: name PATH..., set ${MANIFESTS_ENV}, or keep them in ./manifests"
-    )
-
-
-paths_argument = click.argument(
-    "paths",
-    nargs=-1,
-    required=False,
-    type=click.Path(path_type=Path, exists=False),
-    callback=lambda ctx, param, value: manifest_paths(value),
-)
 
 
 _RETENTION_KEY = "orc.retention"
@@ -243,6 +218,8 @@ def parse_selector(values: tuple[str, ...]) -> dict[str, str]:
 def open_state(option: Path | None) -> StateDir:
     """The state directory named by the option, the environment, or the default, keeping
     history for the command's `--retention`."""
+    from reconciler.state import StateDir  # here: commands that keep no state load no SQLite
+
     return StateDir(state_dir_path(option), retention=retention())
 
 

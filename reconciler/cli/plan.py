@@ -13,7 +13,6 @@ from reconciler.cli.options import (
     open_state,
     parallelism_option,
     parse_selector,
-    paths_argument,
     run_async,
     secret_policy,
     secrets_dir_option,
@@ -22,6 +21,7 @@ from reconciler.cli.options import (
     use_color,
     write_output,
 )
+from reconciler.cli.paths import paths_argument
 from reconciler.errors import ExitCode
 from reconciler.plan import Plan
 from reconciler.reconcile import Reconciler, ReconcileRequest, load_desired

@@ -18,7 +18,6 @@ from reconciler.cli.options import (
     open_state,
     parallelism_option,
     parse_selector,
-    paths_argument,
     run_async,
     secret_policy,
     secrets_dir_option,
@@ -28,6 +27,7 @@ from reconciler.cli.options import (
     window_option,
     write_output,
 )
+from reconciler.cli.paths import paths_argument
 from reconciler.errors import ExitCode, StateError
 from reconciler.plan import select
 from reconciler.reconcile import Reconciler, load_desired, status_exit_code

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from reconciler.cli.main import GlobalOptions, exit_codes_help
-from reconciler.cli.options import paths_argument
+from reconciler.cli.paths import paths_argument
 from reconciler.errors import ExitCode
 from reconciler.manifest import Diagnostic, LoadResult, Severity, load_fleet
 

@@ -11,13 +11,13 @@ from reconciler.cli.options import (
     Duration,
     parallelism_option,
     parse_selector,
-    paths_argument,
     retention,
     secret_policy,
     secrets_dir_option,
     state_dir_option,
     window_option,
 )
+from reconciler.cli.paths import paths_argument
 from reconciler.watch import DEFAULT_LISTEN, TOKEN_ENV, Mode, WatchSettings, run_watch
 
 DEFAULT_ADDRESS = f"{DEFAULT_LISTEN[0]}:{DEFAULT_LISTEN[1]}"

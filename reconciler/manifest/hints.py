@@ -6,7 +6,6 @@ naming the right field saves a trip to the documentation.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 from reconciler.manifest.diagnostics import FieldPath
@@ -44,6 +43,8 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
     folded = {_fold(option): option for option in options}
     if _fold(word) in folded:
         return folded[_fold(word)]
+    import difflib  # here: only a name that is not found needs it
+
     matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if matches:
         return matches[0]

@@ -25,7 +25,6 @@ from reconciler.manifest.document import ParsedDocument, YamlDocument, display_p
 from reconciler.manifest.files import MANIFEST_SUFFIXES, find_manifest_files
 from reconciler.manifest.models import MODEL_BY_KIND
 from reconciler.manifest.resolve import resolve_fleet
-from reconciler.manifest.schema import schema_diagnostics
 from reconciler.manifest.semantics import document_diagnostics
 from reconciler.manifest.weights import confinement_diagnostics, with_digests
 from reconciler.manifest.yamlload import read_documents
@@ -153,6 +152,9 @@ def _parse(doc: YamlDocument) -> tuple[ParsedDocument | None, list[Diagnostic]]:
             return ParsedDocument(doc, model_type.model_validate(doc.data)), []
         except ValidationError as exc:
             rejected = exc
+    # here: only a rejected document needs the schema (and jsonschema)
+    from reconciler.manifest.schema import schema_diagnostics
+
     problems = schema_diagnostics(doc)
     if model_type is None:
         return None, problems

@@ -85,9 +85,12 @@ class _Strict(BaseModel):
     Strict types, no unknown fields and no explicit nulls: whatever these models accept, the
     schema accepts too (a property test checks it), which lets the loader skip the slower
     schema validation for documents the models accept.
+
+    Each kind's validator is built when a document of that kind is first validated
+    (`defer_build`), not at import: a fleet of OllamaInstances never builds the Fleet's.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

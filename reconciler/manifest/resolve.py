@@ -32,7 +32,7 @@ from reconciler.manifest.semantics import receiver_name, resolve_file
 from reconciler.manifest.syncwindows import resolve_sync_windows
 from reconciler.names import ModelName
 
-_DEFAULTS = FleetDefaults()
+_DEFAULTS = FleetDefaults.model_construct()  # all defaults: nothing to validate, nothing to build
 
 
 def resolve_fleet(parsed: list[ParsedDocument]) -> tuple[desired.DesiredFleet, list[Diagnostic]]:

@@ -1,7 +1,8 @@
 """A Fleet's `spec.syncWindows`: the checks a schema cannot make, and the resolved windows.
 
 Cron schedules and time zones are checked by `reconciler.syncwindows` (croniter and zoneinfo
-live there); names must be unique, since plans, logs and status name windows by them.
+live there), imported only when a Fleet declares windows; names must be unique, since plans,
+logs and status name windows by them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from reconciler.manifest.diagnostics import Diagnostic, FieldPath
 from reconciler.manifest.document import YamlDocument
 from reconciler.manifest.durations import parse_duration
 from reconciler.manifest.models import SyncWindowSpec
-from reconciler.syncwindows import schedule_problem, time_zone_problem
 
 PATH: FieldPath = ("spec", "syncWindows")
 
@@ -25,6 +25,10 @@ def window_name(window: SyncWindowSpec, index: int) -> str:
 
 def check_sync_windows(doc: YamlDocument, windows: Sequence[SyncWindowSpec]) -> list[Diagnostic]:
     """Each window's schedule, time zone and duration, and no name given twice."""
+    if not windows:
+        return []
+    from reconciler.syncwindows import schedule_problem, time_zone_problem
+
     found: list[Diagnostic] = []
     first: dict[str, int] = {}
     for index, window in enumerate(windows):

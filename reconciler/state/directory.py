@@ -32,6 +32,7 @@ from reconciler.state.database import (
     provably_not_sqlite,
     set_aside,
 )
+from reconciler.state.defaults import DEFAULT_RETENTION, STATE_DIR_ENV
 from reconciler.state.figures import FigureFeed, FleetFigures
 from reconciler.state.history import HistoryRecord
 from reconciler.state.lock import (
@@ -45,20 +46,11 @@ from reconciler.state.lock import (
 )
 from reconciler.state.probes import ChatRecord, ProbeRecord
 
-STATE_DIR_ENV = "ORC_STATE_DIR"
-DEFAULT_STATE_DIR = ".orc"
 BUSY_TIMEOUT = 10.0  # seconds, in all, that one operation waits for a busy database
-DEFAULT_RETENTION = 30 * 86400.0  # seconds probes and chats are kept (`--retention`)
 _RETRY_PAUSE = 0.05  # between attempts when SQLite reports busy without waiting itself
 _HINT = f"pass --state-dir or set {STATE_DIR_ENV} to a writable folder"
 
 T = TypeVar("T")
-
-
-def state_dir_path(option: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:
-    """The state directory: the `--state-dir` option, else `$ORC_STATE_DIR`, else `./.orc`."""
-    environ = os.environ if env is None else env
-    return Path(option or environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
 
 
 class StateUnwritable(StateError):

@@ -9,7 +9,7 @@ import click
 import pytest
 
 from reconciler.cli.main import main, place_global_flags
-from reconciler.cli.options import manifest_paths
+from reconciler.cli.paths import manifest_paths
 
 
 @pytest.mark.parametrize(

@@ -45,5 +45,5 @@ def test_importing_the_plan_loads_no_heavy_library() -> None:
 
 def test_the_check_sees_a_heavy_import() -> None:
     """The probe above would notice: importing the manifest loader does load PyYAML."""
-    code = "import sys\nimport reconciler.manifest\nprint('yaml' in sys.modules)\n"
+    code = "import sys\nfrom reconciler.manifest import load_fleet\nprint('yaml' in sys.modules)\n"
     assert _run(code).strip() == "True"
