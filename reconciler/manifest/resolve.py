@@ -9,6 +9,7 @@ whenever there is any error.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
@@ -186,6 +187,7 @@ def _smoke_tests(instance: OllamaInstance) -> list[desired.SmokeTest]:
     return tests
 
 
+@functools.lru_cache(maxsize=256, typed=True)  # instances mostly share their timeouts
 def _seconds(value: float | str, fallback: float, *, allow_zero: bool = False) -> float:
     try:
         return parse_duration(value, allow_zero=allow_zero)
