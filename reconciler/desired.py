@@ -361,6 +361,9 @@ class _DigestText:
             return _quote(value)
         if value is None:
             return "null"
+        fields = _TEXT_FIELDS.get(kind)
+        if fields is not None:
+            return self._object(value, fields)
         if kind is bool:
             return "true" if value else "false"
         if kind is int:
@@ -376,24 +379,23 @@ class _DigestText:
             return _quote(value.key)
         if kind is SourceLocation:
             return "null"
-        fields = _TEXT_FIELDS.get(kind)
-        if fields is None and kind is not SecretRef and hasattr(value, "__dataclass_fields__"):
-            fields = _TEXT_FIELDS[kind] = _text_fields(value)
-        if fields is None:
-            return _dumps(_canonical(value))
-        known = self._known.get(id(value))
-        if known is None:
-            known = self._known[id(value)] = self._object(value, fields)
-        return known
+        if kind is not SecretRef and hasattr(value, "__dataclass_fields__"):
+            return self._object(value, _TEXT_FIELDS.setdefault(kind, _text_fields(value)))
+        return _dumps(_canonical(value))
 
     def _object(self, value: Any, fields: _TextFields) -> str:
+        """The text of a dataclass, written once per object and digest."""
+        known = self._known.get(id(value))
+        if known is not None:
+            return known
         members = []
         for quoted, name, omittable in fields:
             field_value = getattr(value, name)
             if omittable is not None and field_value == omittable.default:
                 continue
             members.append(f"{quoted}:{self.text(field_value)}")
-        return "{" + ",".join(members) + "}"
+        known = self._known[id(value)] = "{" + ",".join(members) + "}"
+        return known
 
 
 def _text_fields(value: Any) -> _TextFields:
