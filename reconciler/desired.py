@@ -12,8 +12,8 @@ import hashlib
 import json
 import json.encoder
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -276,6 +276,17 @@ class DesiredFleet:
             object.__setattr__(self, "_digest", hashlib.sha256(text.encode()).hexdigest())
         assert self._digest is not None
         return self._digest
+
+
+def instance_digests(fleet: DesiredFleet, instances: Sequence[DesiredInstance]) -> dict[str, str]:
+    """The digest of each of these instances as the only instance of `fleet`, by name: what
+    `replace(fleet, instances=(instance,)).digest()` gives, the shared parts written once."""
+    alone = [replace(fleet, instances=(instance,)) for instance in instances]
+    writer = _DigestText()  # `alone` keeps every fleet alive while the writer remembers it
+    return {
+        one.instances[0].name: hashlib.sha256(writer.text(one).encode()).hexdigest()
+        for one in alone
+    }
 
 
 _PLAIN = frozenset({str, int, float, bool})

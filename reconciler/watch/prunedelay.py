@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.desired import DesiredFleet, DesiredInstance
+from reconciler.desired import DesiredFleet, instance_digests
 from reconciler.plan import Action, ActionKind, InstancePlan, Plan
 from reconciler.watch.logs import EventLog
 
@@ -72,8 +72,10 @@ class PruneDelay:
         declared = {i.name: i for i in desired.instances}
         for key in [k for k in self._pending if k[0] not in declared]:
             self._drop(key, "the instance is no longer declared")
+        planned = [p.instance for p in made.instances if p.blocked is None]
+        digests = instance_digests(desired, [declared[n] for n in planned if n in declared])
         instances = tuple(
-            self._instance(p, desired, now, wall, declared=declared.get(p.instance))
+            self._instance(p, desired, now, wall, digest=digests.get(p.instance))
             for p in made.instances
         )
         return replace(made, instances=instances)
@@ -96,12 +98,13 @@ class PruneDelay:
         now: float,
         wall: datetime,
         *,
-        declared: DesiredInstance | None,
+        digest: str | None,  # None: the instance is not declared
     ) -> InstancePlan:
         if planned.blocked is not None:
             return planned  # its inventory is unknown: its pending deletions stay as they are
         name = planned.instance
-        digest = _instance_digest(desired, declared)
+        if digest is None:
+            digest = replace(desired, instances=()).digest()
         changed = self._planned_with.get(name) != digest
         self._planned_with[name] = digest
         deletions = {_key(a): a for a in planned.actions if a.kind is ActionKind.DELETE}
@@ -153,9 +156,3 @@ def _key(action: Action) -> Key:
 
 def _fields(action: Action) -> dict[str, str]:
     return {"instance": action.instance, "model": action.model.display}
-
-
-def _instance_digest(desired: DesiredFleet, declared: DesiredInstance | None) -> str:
-    """The digest of one instance's desired state together with the fleet-wide settings."""
-    own = (declared,) if declared is not None else ()
-    return replace(desired, instances=own).digest()

@@ -23,6 +23,7 @@ from reconciler.desired import (
     SyncWindow,
     TLSSettings,
     WeightsFile,
+    instance_digests,
 )
 from reconciler.names import parse
 
@@ -168,3 +169,16 @@ def test_the_digest_is_worked_out_once_per_fleet() -> None:
     assert fleet.digest() is first
     assert replace(fleet, name="other").digest() != first
     assert fleet == replace(fleet, name="prod")  # the remembered digest is no part of equality
+
+
+def test_each_instance_alone_digests_as_a_fleet_of_that_instance() -> None:
+    """What watch's pruneDelay compares between rounds, instance by instance."""
+    fleet = rich_fleet()
+    both = fleet.instances
+    assert instance_digests(fleet, both) == {
+        i.name: replace(fleet, instances=(i,)).digest() for i in both
+    }
+    assert instance_digests(fleet, both[1:]) == {
+        "cpu-1": replace(fleet, instances=both[1:]).digest()
+    }
+    assert instance_digests(fleet, []) == {}
