@@ -349,6 +349,19 @@ def _digest_fields(value: Any, kept: tuple[tuple[str, Any], ...]) -> dict[str, A
 
 _dumps = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"))
 _quote = json.encoder.encode_basestring_ascii
+# what `_canonical` writes in a form of its own, even when it is a dataclass
+_NOT_PLAIN_DATACLASSES: tuple[type, ...] = (
+    str,
+    int,
+    float,
+    SecretRef,
+    ModelName,
+    SourceLocation,
+    Path,
+    Mapping,
+    tuple,
+    list,
+)
 # per dataclass: (quoted name, attribute, the Field when left out at its default), sorted by name
 _TextFields = tuple[tuple[str, str, Any], ...]
 _TEXT_FIELDS: dict[type, _TextFields] = {}
@@ -390,9 +403,9 @@ class _DigestText:
             return _quote(value.key)
         if kind is SourceLocation:
             return "null"
-        if kind is not SecretRef and hasattr(value, "__dataclass_fields__"):
-            return self._object(value, _TEXT_FIELDS.setdefault(kind, _text_fields(value)))
-        return _dumps(_canonical(value))
+        if isinstance(value, _NOT_PLAIN_DATACLASSES) or not hasattr(value, "__dataclass_fields__"):
+            return _dumps(_canonical(value))
+        return self._object(value, _TEXT_FIELDS.setdefault(kind, _text_fields(value)))
 
     def _object(self, value: Any, fields: _TextFields) -> str:
         """The text of a dataclass, written once per object and digest."""

@@ -6,8 +6,10 @@ hashed); a saved plan made by an older `orc` must still be found fresh by a newe
 
 from __future__ import annotations
 
-from dataclasses import replace
+import enum
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -23,6 +25,9 @@ from reconciler.desired import (
     SyncWindow,
     TLSSettings,
     WeightsFile,
+    _canonical,
+    _DigestText,
+    _dumps,
     instance_digests,
 )
 from reconciler.names import parse
@@ -182,3 +187,35 @@ def test_each_instance_alone_digests_as_a_fleet_of_that_instance() -> None:
         "cpu-1": replace(fleet, instances=both[1:]).digest()
     }
     assert instance_digests(fleet, []) == {}
+
+
+class Tier(enum.StrEnum):
+    GPU = "gpu"
+
+
+class Rank(enum.IntEnum):
+    FIRST = 1
+
+
+@dataclass(frozen=True, slots=True)
+class NamedSecret(SecretRef):
+    """A reference of a kind the vocabulary may grow: still a reference, never a value."""
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        NamedSecret(value="s3cr3t"),
+        {"token": NamedSecret(env="TOKEN"), "plain": "x"},
+        MappingProxyType({"b": 1, "a": [Path("/x"), None]}),
+        {1: "one", "2": 2.5},
+        [float("nan"), float("inf"), -0.0, 1e100],
+        (Tier.GPU, Rank.FIRST, True, "ünïcødé \u2028"),
+        {"nested": {"z": [SourceLocation("f", 1, 1)], "a": parse("Llama3")}},
+    ],
+    ids=["secret-kind", "headers", "mapping-proxy", "other-keys", "floats", "enums", "nested"],
+)
+def test_the_digest_text_is_the_canonical_json_of_any_value(value: object) -> None:
+    """The digest writes the JSON text of the canonical form directly: whatever the value, the
+    text is what serialising the canonical form gives."""
+    assert _DigestText().text(value) == _dumps(_canonical(value))
