@@ -7,10 +7,13 @@ they are resolved at plan time, by the observer, so a missing variable blocks on
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import json.encoder
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -254,6 +257,9 @@ class DesiredFleet:
     notifications: tuple[Receiver, ...] = field(default=(), metadata={"digest": False})
     # when actions may be carried out; decided at apply time, so no plan digest depends on them
     sync_windows: tuple[SyncWindow, ...] = field(default=(), metadata={"digest": False})
+    _digest: str | None = field(
+        default=None, init=False, repr=False, compare=False, metadata={"digest": False}
+    )
 
     def instance(self, name: str) -> DesiredInstance | None:
         """The instance of that name, if declared."""
@@ -262,10 +268,25 @@ class DesiredFleet:
     def digest(self) -> str:
         """A stable sha256 of the desired state (secrets by reference, never by value).
 
-        A saved plan records it so that `orc apply plan.json` can refuse a stale plan.
+        A saved plan records it so that `orc apply plan.json` can refuse a stale plan. Computed
+        once per fleet: the fleet is frozen, and `orc watch` plans one fleet round after round.
         """
-        canonical = json.dumps(_canonical(self), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        if self._digest is None:
+            text = _DigestText().text(self)
+            object.__setattr__(self, "_digest", hashlib.sha256(text.encode()).hexdigest())
+        assert self._digest is not None
+        return self._digest
+
+
+def instance_digests(fleet: DesiredFleet, instances: Sequence[DesiredInstance]) -> dict[str, str]:
+    """The digest of each of these instances as the only instance of `fleet`, by name: what
+    `replace(fleet, instances=(instance,)).digest()` gives, the shared parts written once."""
+    alone = [replace(fleet, instances=(instance,)) for instance in instances]
+    writer = _DigestText()  # `alone` keeps every fleet alive while the writer remembers it
+    return {
+        one.instances[0].name: hashlib.sha256(writer.text(one).encode()).hexdigest()
+        for one in alone
+    }
 
 
 _PLAIN = frozenset({str, int, float, bool})
@@ -274,7 +295,10 @@ _DIGEST_FIELDS: dict[type, tuple[tuple[str, Any], ...]] = {}
 
 
 def _canonical(value: Any) -> Any:
-    """A JSON-able form of desired-state values; inline secret values are replaced by a hash."""
+    """A JSON-able form of desired-state values; inline secret values are replaced by a hash.
+
+    `_DigestText` writes the JSON text of this form directly for the common values; this
+    function covers the rest (mappings, secret references, paths)."""
     kind = type(value)
     if value is None or kind in _PLAIN:  # most values, then the dataclasses seen before
         return value
@@ -321,3 +345,88 @@ def _digest_fields(value: Any, kept: tuple[tuple[str, Any], ...]) -> dict[str, A
             continue
         out[name] = _canonical(field_value)
     return out
+
+
+_dumps = functools.partial(json.dumps, sort_keys=True, separators=(",", ":"))
+_quote = json.encoder.encode_basestring_ascii
+# what `_canonical` writes in a form of its own, even when it is a dataclass
+_NOT_PLAIN_DATACLASSES: tuple[type, ...] = (
+    str,
+    int,
+    float,
+    SecretRef,
+    ModelName,
+    SourceLocation,
+    Path,
+    Mapping,
+    tuple,
+    list,
+)
+# per dataclass: (quoted name, attribute, the Field when left out at its default), sorted by name
+_TextFields = tuple[tuple[str, str, Any], ...]
+_TEXT_FIELDS: dict[type, _TextFields] = {}
+
+
+class _DigestText:
+    """The text `_dumps(_canonical(value))` gives, written without building the canonical form.
+
+    JSON text composes: an object is its sorted members' texts joined, so the text of each
+    dataclass is written once per digest and reused wherever the same object appears again (a
+    ModelSet's models are shared by every instance it selects).
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[int, str] = {}  # by id(): every object stays alive during the digest
+
+    def text(self, value: Any) -> str:
+        """The canonical JSON text of a desired-state value."""
+        kind = type(value)
+        if kind is str:
+            return _quote(value)
+        if value is None:
+            return "null"
+        fields = _TEXT_FIELDS.get(kind)
+        if fields is not None:
+            return self._object(value, fields)
+        if kind is bool:
+            return "true" if value else "false"
+        if kind is int:
+            return int.__repr__(value)
+        if kind is float and math.isfinite(value):
+            return float.__repr__(value)
+        if kind is tuple or kind is list:
+            return "[" + ",".join([self.text(v) for v in value]) + "]"
+        if kind is dict and all(type(k) is str for k in value):
+            items = sorted(value.items())
+            return "{" + ",".join([f"{_quote(k)}:{self.text(v)}" for k, v in items]) + "}"
+        if kind is ModelName:
+            return _quote(value.key)
+        if kind is SourceLocation:
+            return "null"
+        if isinstance(value, _NOT_PLAIN_DATACLASSES) or not hasattr(value, "__dataclass_fields__"):
+            return _dumps(_canonical(value))
+        return self._object(value, _TEXT_FIELDS.setdefault(kind, _text_fields(value)))
+
+    def _object(self, value: Any, fields: _TextFields) -> str:
+        """The text of a dataclass, written once per object and digest."""
+        known = self._known.get(id(value))
+        if known is not None:
+            return known
+        members = []
+        for quoted, name, omittable in fields:
+            field_value = getattr(value, name)
+            if omittable is not None and field_value == omittable.default:
+                continue
+            members.append(f"{quoted}:{self.text(field_value)}")
+        known = self._known[id(value)] = "{" + ",".join(members) + "}"
+        return known
+
+
+def _text_fields(value: Any) -> _TextFields:
+    """The fields of a dataclass the digest covers, in JSON's sorted order (see `_canonical`)."""
+    kept = [
+        (_quote(name), name, f if f.metadata.get("omit_default") else None)
+        for name, f in value.__dataclass_fields__.items()
+        if f.metadata.get("digest", True)
+    ]
+    return tuple(sorted(kept, key=lambda item: item[1]))

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from reconciler import names
 from reconciler.desired import DesiredFleet, DesiredInstance, SecretRef, TLSSettings
@@ -171,6 +171,8 @@ class Observer:
 
     def __post_init__(self) -> None:
         self.cache = ShowCache(self.state)
+        self._names: dict[str, names.ModelName] = {}
+        self._described: dict[tuple[Any, ...], tuple[dict[str, Any], _Description]] = {}
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._instances = asyncio.Semaphore(max(1, self.parallelism or self.max_in_flight))
 
@@ -216,13 +218,19 @@ class Observer:
         # answer, and it gives the latency. Otherwise /api/version does both, optionally.
         liveness = client.health() if "health" in desired.endpoints else None
         ask_loaded = not self.loaded_where_planned or reads_loaded(desired)
-        timed, tags, running, alive = await asyncio.gather(
+        # only the requests made get a task: a steady-state plan makes two per instance
+        calls: list[Awaitable[Any]] = [
             self._timed(client.version()),
             self._limited(client.list_models()),
-            self._optional(client.running()) if ask_loaded else _nothing(),
-            self._limited(liveness) if liveness is not None else _nothing(),
-            return_exceptions=True,
-        )
+        ]
+        if ask_loaded:
+            calls.append(self._optional(client.running()))
+        if liveness is not None:
+            calls.append(self._limited(liveness))
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+        timed, tags = answers[0], answers[1]
+        running = answers[2] if ask_loaded else None
+        alive = answers[-1] if liveness is not None else None
         for required in (alive, tags):
             if isinstance(required, BaseException):
                 raise required
@@ -232,7 +240,7 @@ class Observer:
         version, latency_ms = timed
         if isinstance(alive, float):
             latency_ms = round(alive * 1000, 1)
-        entries, unparsable = _parsable(tags)
+        entries, unparsable = self._parsable(tags)
         models = await self._models(client, entries, running or [], version)
         failed = ask_loaded and running is None
         notes = ["the running-models endpoint (ps) failed"] if failed else []
@@ -281,14 +289,77 @@ class Observer:
         # a warm probe finds every show at hand: no task per model for those
         at_hand = [self.cache.known(keys.get(t.name)) for t in tags]
         missing = [t for t, data in zip(tags, at_hand, strict=True) if data is None]
-        fetched = iter(await asyncio.gather(*(show(t) for t in missing)))
+        fetched = iter(await asyncio.gather(*(show(t) for t in missing)) if missing else ())
         shows = [data if data is not None else next(fetched) for data in at_hand]
         now = self.wall()
-        loaded = {_key(r.name): r for r in running if not _unloading(r, now)}
+        loaded = {self._key(r.name): r for r in running if not _unloading(r, now)}
         return tuple(
-            _observed_model(t, s, loaded.get(_key(t.name)))
+            self._model(t, s, loaded.get(self._key(t.name)) if loaded else None)
             for t, s in zip(tags, shows, strict=True)
         )
+
+    def _model(
+        self, entry: ModelEntry, show: dict[str, Any], running: RunningModel | None
+    ) -> ObservedModel:
+        """The observed model of a tags entry. The instances of a fleet mostly list the same
+        models with the same show reply: what comes of the reply is worked out once a round."""
+        details = entry.details
+        key = (
+            id(show),
+            entry.name,
+            details.family if details else None,
+            details.parameter_size if details else None,
+            details.quantization_level if details else None,
+        )
+        known = self._described.get(key)
+        if known is None or known[0] is not show:
+            # the reply is kept with its description, so its id stays its own
+            known = self._described[key] = (show, _described(entry, show))
+        shown = known[1]
+        return ObservedModel(
+            name=self._name(entry.name),
+            digest=entry.digest,
+            size=entry.size,
+            modified_at=str(entry.modified_at) if entry.modified_at else None,
+            family=shown.family,
+            parameter_size=shown.parameter_size,
+            quantization=shown.quantization,
+            context_length=shown.context_length,
+            capabilities=shown.capabilities,
+            system=shown.system,
+            template=shown.template,
+            parameters=shown.parameters,
+            weights=shown.weights,
+            loaded=running is not None,
+            loaded_until=running.expires_at if running else None,
+        )
+
+    def _name(self, name: str) -> names.ModelName:
+        """`names.parse`, once per name a round meets (it raises for an invalid name)."""
+        parsed = self._names.get(name)
+        if parsed is None:
+            parsed = self._names[name] = names.parse(name)
+        return parsed
+
+    def _parsable(self, tags: list[ModelEntry]) -> tuple[list[ModelEntry], list[str]]:
+        """The entries whose names parse, and the names of those that do not (a proxy's odd
+        ones)."""
+        good: list[ModelEntry] = []
+        bad: list[str] = []
+        for entry in tags:
+            try:
+                self._name(entry.name)
+            except names.InvalidModelName:
+                bad.append(entry.name)
+            else:
+                good.append(entry)
+        return good, bad
+
+    def _key(self, name: str) -> str:
+        try:
+            return self._name(name).key
+        except names.InvalidModelName:
+            return name.lower()
 
     async def _limited(self, call: Awaitable[T]) -> T:
         async with self._slots:
@@ -371,15 +442,24 @@ def weights_digest(modelfile: str) -> str | None:
     return found.group(1) if found else None
 
 
-def _observed_model(
-    entry: ModelEntry, show: Mapping[str, Any], running: RunningModel | None
-) -> ObservedModel:
+class _Description(NamedTuple):
+    """What a show reply (or, without one, the tags entry's details) says of a model."""
+
+    family: str | None
+    parameter_size: str | None
+    quantization: str | None
+    context_length: int | None
+    capabilities: tuple[str, ...]
+    system: str | None
+    template: str | None
+    parameters: dict[str, Any]
+    weights: str | None
+
+
+def _described(entry: ModelEntry, show: Mapping[str, Any]) -> _Description:
+    """The description of a model by its show reply and its tags entry's details."""
     details = entry.details
-    return ObservedModel(
-        name=names.parse(entry.name),
-        digest=entry.digest,
-        size=entry.size,
-        modified_at=str(entry.modified_at) if entry.modified_at else None,
+    return _Description(
         family=show.get("family") or (details.family if details else None),
         parameter_size=show.get("parameter_size") or (details.parameter_size if details else None),
         quantization=show.get("quantization") or (details.quantization_level if details else None),
@@ -389,8 +469,6 @@ def _observed_model(
         template=show.get("template") or None,
         parameters=dict(show.get("parameters") or {}),
         weights=show.get("weights"),
-        loaded=running is not None,
-        loaded_until=running.expires_at if running else None,
     )
 
 
@@ -399,24 +477,6 @@ def _unloading(runner: RunningModel, now: datetime) -> bool:
     the server lists the runner, expiring at the moment of the unload, until it is gone (see
     docs/ollama-api.md, keep_alive, loading and unloading). Such a model counts as not loaded."""
     return runner.expires_at is not None and runner.expires_at <= now
-
-
-async def _nothing() -> None:
-    return None
-
-
-def _parsable(tags: list[ModelEntry]) -> tuple[list[ModelEntry], list[str]]:
-    """The entries whose names parse, and the names of those that do not (a proxy's odd ones)."""
-    good = [entry for entry in tags if names.is_valid(entry.name)]
-    bad = [entry.name for entry in tags if not names.is_valid(entry.name)]
-    return good, bad
-
-
-def _key(name: str) -> str:
-    try:
-        return names.parse(name).key
-    except names.InvalidModelName:
-        return name.lower()
 
 
 def _message(exc: ReconcilerError) -> str:

@@ -91,13 +91,20 @@ class KeptLoaded:
         now = self.clock()
         return {n: limit for n, (limit, at) in self.learned.items() if now - at < self.retry}
 
+    def _limit(self, name: str) -> LoadLimit | None:
+        """`limits().get(name)`, without looking at the other instances' limits."""
+        now = self.clock()
+        limit, at = self.learned.get(name, (None, now))
+        return limit if now - at < self.retry else None
+
     def observed(self, desired: DesiredFleet, observed: ObservedFleet) -> ObservedFleet:
         """Learn from a probe (right after an apply: what it evicted); the probe as reported."""
+        declared_by_name = {i.name: i for i in desired.instances}
         for name, seen in observed.instances.items():
-            declared = desired.instance(name)
+            declared = declared_by_name.get(name)
             if declared is None:
                 continue
-            previous = self.limits().get(name)
+            previous = self._limit(name)
             limit = learn(declared, seen, previous, self._expected.pop(name, None))
             if limit is None:
                 self.learned.pop(name, None)
@@ -190,8 +197,9 @@ class Reconciler:
         for inst in desired.instances:
             found = observed.instances.get(inst.name)
             for model in inst.models:
-                installed = found is not None and found.model(model.name) is not None
-                if installed and wants_update_check(model, self.check_updates):
+                if not wants_update_check(model, self.check_updates):
+                    continue
+                if found is not None and found.model(model.name) is not None:
                     wanted[model.name] = None
         names = list(wanted)
         answers = await asyncio.gather(

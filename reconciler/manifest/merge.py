@@ -62,14 +62,29 @@ class MergedModels:
     conflicts: list[Conflict] = field(default_factory=list)
 
 
-def merge_models(instance: str, sources: Sequence[ModelSource]) -> MergedModels:
-    """Merge sources in order; the first declaration of a model is kept."""
+# The desired models of one fleet's sources, by source label, id of its document and path: a
+# ModelSet's entries become one frozen DesiredModel each, shared by every instance it selects.
+SharedModels = dict[tuple[str, int, FieldPath], DesiredModel | None]
+
+
+def merge_models(
+    instance: str, sources: Sequence[ModelSource], shared: SharedModels | None = None
+) -> MergedModels:
+    """Merge sources in order; the first declaration of a model is kept.
+
+    `shared` keeps the models made from each source entry for the other instances (the caller
+    keeps the sources' documents alive while it is used)."""
     result = MergedModels()
     index: dict[str, DesiredModel] = {}
+    known: SharedModels = {} if shared is None else shared
     for source in sources:
         for position, spec in enumerate(source.models):
             path = (*source.path, position)
-            model = desired_model(spec, source.label, source.doc, path)
+            key = (source.label, id(source.doc), path)
+            if key in known:
+                model = known[key]
+            else:
+                model = known[key] = desired_model(spec, source.label, source.doc, path)
             if model is None:
                 continue
             earlier = index.get(model.name.key)

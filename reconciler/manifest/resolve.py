@@ -9,6 +9,7 @@ whenever there is any error.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
@@ -17,7 +18,7 @@ from reconciler import desired
 from reconciler.manifest.diagnostics import Diagnostic
 from reconciler.manifest.document import ParsedDocument, YamlDocument
 from reconciler.manifest.durations import parse_duration
-from reconciler.manifest.merge import Conflict, ModelSource, merge_models
+from reconciler.manifest.merge import Conflict, ModelSource, SharedModels, merge_models
 from reconciler.manifest.modelnames import parse_model_name
 from reconciler.manifest.models import (
     TLS,
@@ -33,6 +34,7 @@ from reconciler.manifest.syncwindows import resolve_sync_windows
 from reconciler.names import ModelName
 
 _DEFAULTS = FleetDefaults.model_construct()  # all defaults: nothing to validate, nothing to build
+_NO_TLS = desired.TLSSettings()
 
 
 def resolve_fleet(parsed: list[ParsedDocument]) -> tuple[desired.DesiredFleet, list[Diagnostic]]:
@@ -44,10 +46,11 @@ def resolve_fleet(parsed: list[ParsedDocument]) -> tuple[desired.DesiredFleet, l
     instances: list[desired.DesiredInstance] = []
     conflicts: list[Conflict] = []
     seen: set[str] = set()
+    shared: SharedModels = {}  # `parsed` keeps the documents alive while it is used
     for item in parsed:
         if isinstance(item.model, OllamaInstance) and item.model.metadata.name not in seen:
             seen.add(item.model.metadata.name)
-            resolved, found = _instance(item.doc, item.model, defaults, fleet, sets)
+            resolved, found = _instance(item.doc, item.model, defaults, fleet, sets, shared=shared)
             instances.append(resolved)
             conflicts += found
     safety = spec.safety if spec and spec.safety else None
@@ -73,6 +76,8 @@ def _instance(
     defaults: FleetDefaults,
     fleet: tuple[YamlDocument, FleetDocument] | None,
     sets: Mapping[str, ModelSetDocument],
+    *,
+    shared: SharedModels,
 ) -> tuple[desired.DesiredInstance, list[Conflict]]:
     spec, given = instance.spec, instance.spec.model_fields_set
     fleet_dir = fleet[0] if fleet else doc
@@ -82,7 +87,7 @@ def _instance(
         sources.append(
             ModelSource(label, model_set.doc, ("spec", "models"), model_set.model.spec.models)
         )
-    merged = merge_models(instance.metadata.name, sources)
+    merged = merge_models(instance.metadata.name, sources, shared)
     timeout = spec.timeout if "timeout" in given or defaults.timeout is None else defaults.timeout
     pull = (
         spec.pullTimeout
@@ -102,7 +107,7 @@ def _instance(
         labels=dict(instance.metadata.labels),
         timeout=_seconds(timeout, 30.0),
         pull_timeout=_seconds(pull, 7200.0),
-        tls=_tls(doc, spec.tls, _tls(fleet_dir, defaults.tls, desired.TLSSettings())),
+        tls=_tls(doc, spec.tls, _tls(fleet_dir, defaults.tls, _NO_TLS)),
         bearer_token=_secret(doc, spec.auth.bearerToken) if spec.auth else None,
         headers=headers,
         endpoints=spec.endpoints.model_dump(by_alias=True, exclude_none=True)
@@ -182,6 +187,7 @@ def _smoke_tests(instance: OllamaInstance) -> list[desired.SmokeTest]:
     return tests
 
 
+@functools.lru_cache(maxsize=256, typed=True)  # instances mostly share their timeouts
 def _seconds(value: float | str, fallback: float, *, allow_zero: bool = False) -> float:
     try:
         return parse_duration(value, allow_zero=allow_zero)

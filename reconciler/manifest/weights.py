@@ -113,6 +113,9 @@ def with_digests(fleet: DesiredFleet) -> tuple[DesiredFleet, list[Diagnostic]]:
     problems: list[Diagnostic] = []
     instances = []
     for inst in fleet.instances:
+        if all(m.from_file is None or m.from_file.digest for m in inst.models):
+            instances.append(inst)  # nothing to fill in: the instance as it is
+            continue
         models = []
         for declared in inst.models:
             weights = declared.from_file

@@ -71,9 +71,12 @@ def _short(tag: str) -> str:
     return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
 
 
+_new_span = tuple.__new__  # Span's own __new__ is Python code; every node of a document has a span
+
+
 def span_of(start: Any, end: Any) -> Span:
     """A 1-based span from PyYAML's 0-based marks (of either parser)."""
-    return Span(start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+    return _new_span(Span, (start.line + 1, start.column + 1, end.line + 1, end.column + 1))
 
 
 class DocumentBuilder:
@@ -119,20 +122,19 @@ class DocumentBuilder:
         return BuildAborted(message)
 
     def _in_key_position(self) -> bool:
-        return (
-            bool(self._stack)
-            and isinstance(self._stack[-1].value, dict)
-            and (self._stack[-1].key is _NO_KEY)
-        )
+        if not self._stack:
+            return False
+        frame = self._stack[-1]
+        return frame.key is _NO_KEY and type(frame.value) is dict
 
     def _child_path(self) -> FieldPath:
         if not self._stack:
             return ()
         frame = self._stack[-1]
-        if isinstance(frame.value, list):
+        if type(frame.value) is list:
             return (*frame.path, len(frame.value))
-        key = frame.key if isinstance(frame.key, str) else "<<"
-        return (*frame.path, key)
+        key = frame.key
+        return (*frame.path, key if type(key) is str else "<<")
 
     def _scalar(self, event: yaml.ScalarEvent) -> None:
         span = span_of(event.start_mark, event.end_mark)
@@ -144,7 +146,7 @@ class DocumentBuilder:
         if tag is None or tag == "!":
             tag = self._resolve(text, event.implicit)
         path = self._child_path()
-        value = self._scalar_value(tag, text, span, path)
+        value = text if tag in _STRING_TAGS else self._scalar_value(tag, text, span, path)
         if event.anchor:
             self._anchors[event.anchor] = (value, 1)
         self.spans[path] = span
@@ -261,11 +263,12 @@ class DocumentBuilder:
             return
         frame = self._stack[-1]
         frame.size += size
-        if isinstance(frame.value, list):
-            frame.value.append(value)
+        target = frame.value
+        if isinstance(target, list):
+            target.append(value)
             return
         key, frame.key = frame.key, _NO_KEY
-        if key is _MERGE:
+        if isinstance(key, str):
+            target[key] = value
+        elif key is _MERGE:
             frame.merges.append((value, span))
-        elif isinstance(key, str):
-            frame.value[key] = value

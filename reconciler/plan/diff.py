@@ -241,9 +241,11 @@ def _updates(
     """Installed models whose registry digest differs from the installed one."""
     actions = []
     for m in present:
+        if not upstream or not wants_update_check(m, check_updates):
+            continue
         observed = installed.get(m.name)
         latest = upstream.get(m.name)
-        if observed is None or latest is None or not wants_update_check(m, check_updates):
+        if observed is None or latest is None:
             continue
         if latest != observed.digest:
             actions.append(Action(instance, ActionKind.UPDATE, m.name, NEWER_BUILD))

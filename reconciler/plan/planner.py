@@ -158,18 +158,15 @@ def _plan_instance(
     limit: LoadLimit | None = None,
     updates: tuple[Upstream, bool] = ({}, False),
 ) -> InstancePlan:
-    base = InstancePlan(
-        instance=desired.name,
-        url=desired.display_url,
-        enabled=desired.enabled,
-        fingerprint=observed.fingerprint(),
-    )
-    if not desired.enabled:
-        return base
+    name, url, enabled = desired.name, desired.display_url, desired.enabled
+    fingerprint = observed.fingerprint()
+    if not enabled:
+        return InstancePlan(name, url, enabled, fingerprint=fingerprint)
     if not observed.inventory_known:
         reason = observed.reason or str(observed.health)
         message = observed.message or f"the instance could not be probed ({observed.health})"
-        return replace(base, blocked=Blocked(desired.name, reason, message))
+        blocked = Blocked(name, reason, message)
+        return InstancePlan(name, url, enabled, blocked=blocked, fingerprint=fingerprint)
     diff = diff_instance(
         desired,
         observed,
@@ -179,13 +176,11 @@ def _plan_instance(
         upstream=updates[0],
         check_updates=updates[1],
     )
-    if models is None:
-        return replace(base, actions=diff.actions, skipped=diff.skipped)
-    return replace(
-        base,
-        actions=tuple(a for a in diff.actions if _targeted(a, models, desired)),
-        skipped=tuple(s for s in diff.skipped if s.model in models),
-    )
+    actions, skipped = diff.actions, diff.skipped
+    if models is not None:
+        actions = tuple(a for a in actions if _targeted(a, models, desired))
+        skipped = tuple(s for s in skipped if s.model in models)
+    return InstancePlan(name, url, enabled, actions, fingerprint=fingerprint, skipped=skipped)
 
 
 def _targeted(action: Action, models: frozenset[ModelName], desired: DesiredInstance) -> bool:
@@ -217,8 +212,9 @@ def guards(
                 _empty_refusal(inst, observed.instances.get(inst.instance)),
             )
             refusals += [refusal for refusal in found if refusal is not None]
-    refusals += _server_refusals(declared, plans, safety.max_deletions)
     deletions = sum(1 for p in plans for a in p.actions if a.kind is ActionKind.DELETE)
+    if deletions > safety.max_deletions:  # else no server has more deletions than the limit
+        refusals += _server_refusals(declared, plans, safety.max_deletions)
     if deletions > safety.max_deletions:
         refusals.append(
             Refusal(
@@ -279,8 +275,10 @@ def _server_refusals(
 
 def _empty_refusal(inst: InstancePlan, observed: ObservedInstance | None) -> Refusal | None:
     """Refuse leaving a non-empty instance with no models (installed − deleted + added)."""
-    installed = {m.name for m in observed.models} if observed is not None else set()
     deleted = {a.model for a in inst.actions if a.kind is ActionKind.DELETE}
+    if not deleted:
+        return None  # whatever is installed stays
+    installed = {m.name for m in observed.models} if observed is not None else set()
     added = {a.model for a in inst.actions if a.kind in (ActionKind.PULL, ActionKind.CREATE)}
     if not installed or (installed - deleted) | added:
         return None

@@ -83,9 +83,12 @@ def assess(
 ) -> ObservedFleet:
     """The observation with every instance that keeps fewer keepLoaded models loaded than it
     declares, and is known to evict them, reported Degraded with the shortfall."""
+    if not limits:
+        return observed
     instances = dict(observed.instances)
+    declared_by_name = {i.name: i for i in desired.instances}
     for name, seen in observed.instances.items():
-        declared = desired.instance(name)
+        declared = declared_by_name.get(name)
         limit = limits.get(name)
         if declared is None or limit is None or not limit.applies_to(declared):
             continue

@@ -135,8 +135,11 @@ def build_status(
 ) -> Status:
     """The status of every declared instance, in name order, and of every model they hold;
     with `figures`, each instance's figures from the history."""
-    as_if_enabled = replace(
-        desired, instances=tuple(replace(i, enabled=True) for i in desired.instances)
+    disabled = any(not i.enabled for i in desired.instances)
+    as_if_enabled = (  # the fleet itself when every instance is enabled: its digest is known
+        replace(desired, instances=tuple(replace(i, enabled=True) for i in desired.instances))
+        if disabled
+        else desired
     )
     plans = {p.instance: p for p in plan(as_if_enabled, observed).instances}
     instances, models = [], []

@@ -22,8 +22,9 @@ from typing import Any
 from reconciler.manifest import load_fleet
 from reconciler.notify import Delivery, Dispatcher, Notifier
 from reconciler.watch.cycle import ApplyLocks, Cycle, FleetReconciler, Mode
+from reconciler.watch.fleetcache import Loader
 from reconciler.watch.logs import EventLog
-from reconciler.watch.manifests import Loader, ManifestReader, Revision
+from reconciler.watch.manifests import ManifestReader, Revision
 from reconciler.watch.prunedelay import PruneDelay
 from reconciler.watch.record import CycleSummary, FiguresSource, History, WatchRecord
 from reconciler.watch.revision import git_revision

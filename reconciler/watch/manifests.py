@@ -9,7 +9,8 @@ are not read this time. A broken edit (a half-saved file, a typo) is reported wi
 diagnostics and otherwise ignored: the desired state it would have produced never exists, so
 nothing can be applied from it. The files are read again when a change was seen, on request, or
 when their sizes or times changed (a change the file watcher missed); otherwise the fleet read
-last time is reused.
+last time is reused. Reading them again loads them again only when something loading depends on
+changed (see fleetcache.py).
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.desired import DesiredFleet
-from reconciler.manifest import LoadResult, load_fleet
+from reconciler.manifest import load_fleet
 from reconciler.manifest.diagnostics import Diagnostic, Severity
 from reconciler.manifest.loader import find_manifest_files
+from reconciler.watch.fleetcache import FleetCache, Loader
 from reconciler.watch.logs import EventLog
 from reconciler.watch.record import ManifestState, WatchRecord
 from reconciler.watch.revision import git_revision
 from reconciler.watch.schedule import Backoffs, Due, Trigger
 
-Loader = Callable[[Sequence[Path]], LoadResult]
 Revision = Callable[[Sequence[Path]], "str | None"]
 Signature = tuple[tuple[str, int, int, int], ...]
 _RELOAD = frozenset({Trigger.STARTUP, Trigger.CHANGE, Trigger.MANUAL})
@@ -49,6 +50,9 @@ class ManifestReader:
     selector: Mapping[str, str] = field(default_factory=dict)  # this watcher's shard
     _signature: Signature | None = None
 
+    def __post_init__(self) -> None:
+        self._cache = FleetCache(self.loader)
+
     async def read(self, due: Due, record: WatchRecord, backoffs: Backoffs) -> DesiredFleet | None:
         """The desired fleet in force for this reconcile (None: never valid yet)."""
         signature = files_signature(self.paths)
@@ -64,7 +68,7 @@ class ManifestReader:
             )
             return record.desired
         self._signature = settled
-        result = self.loader(self.paths)
+        result = self._cache.load(self.paths)
         fleet = result.fleet
         diagnostics = tuple(result.diagnostics)
         if fleet is not None and self.selector:

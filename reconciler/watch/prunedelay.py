@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.desired import DesiredFleet
+from reconciler.desired import DesiredFleet, instance_digests
 from reconciler.plan import Action, ActionKind, InstancePlan, Plan
 from reconciler.watch.logs import EventLog
 
@@ -69,10 +69,15 @@ class PruneDelay:
         """`made` without the deletions that must still wait; updates the pending deletions."""
         if made.refused:  # nothing of a refused plan is carried out: nothing to hold either
             return made
-        declared = {i.name for i in desired.instances}
+        declared = {i.name: i for i in desired.instances}
         for key in [k for k in self._pending if k[0] not in declared]:
             self._drop(key, "the instance is no longer declared")
-        instances = tuple(self._instance(p, desired, now, wall) for p in made.instances)
+        planned = [p.instance for p in made.instances if p.blocked is None]
+        digests = instance_digests(desired, [declared[n] for n in planned if n in declared])
+        instances = tuple(
+            self._instance(p, desired, now, wall, digest=digests.get(p.instance))
+            for p in made.instances
+        )
         return replace(made, instances=instances)
 
     def next_due(self, after: float) -> float | None:
@@ -87,12 +92,19 @@ class PruneDelay:
         return f"{message} Pending deletions: {shown}."
 
     def _instance(
-        self, planned: InstancePlan, desired: DesiredFleet, now: float, wall: datetime
+        self,
+        planned: InstancePlan,
+        desired: DesiredFleet,
+        now: float,
+        wall: datetime,
+        *,
+        digest: str | None,  # None: the instance is not declared
     ) -> InstancePlan:
         if planned.blocked is not None:
             return planned  # its inventory is unknown: its pending deletions stay as they are
         name = planned.instance
-        digest = _instance_digest(desired, name)
+        if digest is None:
+            digest = replace(desired, instances=()).digest()
         changed = self._planned_with.get(name) != digest
         self._planned_with[name] = digest
         deletions = {_key(a): a for a in planned.actions if a.kind is ActionKind.DELETE}
@@ -144,9 +156,3 @@ def _key(action: Action) -> Key:
 
 def _fields(action: Action) -> dict[str, str]:
     return {"instance": action.instance, "model": action.model.display}
-
-
-def _instance_digest(desired: DesiredFleet, name: str) -> str:
-    """The digest of one instance's desired state together with the fleet-wide settings."""
-    own = tuple(i for i in desired.instances if i.name == name)
-    return replace(desired, instances=own).digest()

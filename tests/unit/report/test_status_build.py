@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
+from reconciler import desired as desired_module
 from reconciler.desired import DesiredFleet
 from reconciler.observed import Health, ObservedFleet, Sync
 from reconciler.report import build_status, render_status_json
@@ -97,3 +98,25 @@ def test_json_without_models(desired: DesiredFleet, observed: ObservedFleet, now
         "drift": True,
         "ok": False,
     }
+
+
+def test_the_status_of_an_enabled_fleet_plans_it_as_it_is(
+    desired: DesiredFleet, observed: ObservedFleet, now: datetime, monkeypatch
+) -> None:
+    """Watch builds a status after every round: a fleet whose instances are all enabled is
+    planned as it is, so its digest, known from the round's plan, is not worked out again."""
+    enabled, seen = keep(desired, observed, "cloud-1", "gpu-1")
+    enabled.digest()
+    written: list[object] = []
+    original = desired_module._DigestText.text
+
+    def counting(self, value):  # type: ignore[no-untyped-def]
+        written.append(value)
+        return original(self, value)
+
+    monkeypatch.setattr(desired_module._DigestText, "text", counting)
+    status = build_status(enabled, seen, now)
+    assert [i.name for i in status.instances] == ["cloud-1", "gpu-1"]
+    assert written == []
+    with_disabled = build_status(desired, observed, now)  # planned as if every one were enabled
+    assert {i.name: i.sync for i in with_disabled.instances}["workstation"] is Sync.OUT_OF_SYNC

@@ -22,6 +22,7 @@ import pytest
 
 from reconciler.apply import ActionFinished, ActionResult, ApplyResult, EventSink, Outcome
 from reconciler.desired import DesiredFleet
+from reconciler.manifest import load_fleet
 from reconciler.names import parse
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
 from reconciler.plan import ActionKind, Plan, plan, select
@@ -211,6 +212,7 @@ class Bench:
         dispatcher = options.pop("dispatcher", None)
         mode = options.pop("mode", Mode.APPLY)
         follow = options.pop("interval_from_manifests", False)
+        loader = options.pop("loader", load_fleet)
         options.setdefault("settle", 0.0)  # test_watch_half_saved.py sets it where it matters
         self.loop = WatchLoop(
             WatchOptions((folder,), mode, Timing(**options), interval_from_manifests=follow),
@@ -221,6 +223,7 @@ class Bench:
             rng=random.Random(7),
             wall=self.clock.wall,
             revision=lambda paths: None,
+            loader=loader,
             lock=self.lock,
             dispatcher=dispatcher,
         )
