@@ -18,7 +18,6 @@ import base64
 import functools
 import json
 import logging
-import ssl
 import time
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -40,8 +39,10 @@ from reconciler.ollama.errors import OllamaError, RequestRejected
 from reconciler.ollama.redaction import Redactor
 from reconciler.ollama.streaming import Limits, read_objects, within
 from reconciler.ollama.tls import (
+    ContextSource,
     HandshakeNotes,
-    ssl_context,
+    deferred_ssl_context,
+    made,
     warn_if_unverified,
     watching_handshakes,
 )
@@ -82,7 +83,7 @@ class Session:
         self._headers = httpx.Headers(HTTPX_HEADERS)
         self._headers.update(_headers(config))  # as httpx's client merges its own
         own = transport is None
-        context = ssl_context(config) if own else None
+        context = deferred_ssl_context(config) if own else None
         if context is not None:  # our own network, not a test's
             transport = pooled_transport(config, context)
         self._transport = transport
@@ -91,7 +92,7 @@ class Session:
         if transport is None:
             self._proxied = httpx.AsyncClient(
                 headers=self._headers,
-                verify=context or True,
+                verify=True if context is None else made(context),
                 follow_redirects=False,
                 trust_env=True,
                 limits=httpx.Limits(
@@ -298,7 +299,7 @@ class Session:
 
 
 def pooled_transport(
-    config: ClientConfig, context: ssl.SSLContext
+    config: ClientConfig, context: ContextSource
 ) -> httpx.AsyncBaseTransport | None:
     """The connections of one server: `KeepAliveTransport`, or None (httpx's own pool) when the
     environment names a proxy, which only httpx's transport speaks to."""

@@ -142,12 +142,15 @@ class _Wire(asyncio.Protocol):
 class KeepAliveTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 connections to one server, at most `max_connections`, kept alive between requests.
 
-    `ssl_context` is used for `https` URLs; the timeouts are the request's (httpx puts them in
+    `ssl_context` (or what makes it, called at the first https connection) is used for `https`
+    URLs; the timeouts are the request's (httpx puts them in
     `request.extensions["timeout"]`): `connect` for connecting and the TLS handshake, `read` for
     each wait for reply bytes, `write` for each wait to send, `pool` for a free connection.
     """
 
-    def __init__(self, *, ssl_context: ssl.SSLContext, max_connections: int) -> None:
+    def __init__(
+        self, *, ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext], max_connections: int
+    ) -> None:
         self._ssl = ssl_context
         self._max_connections = max(1, max_connections)
         self._slots: asyncio.Semaphore | None = None
@@ -242,7 +245,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
                     wire,
                     host,
                     port,
-                    ssl=self._ssl if secure else None,
+                    ssl=self._tls() if secure else None,
                     server_hostname=host if secure else None,
                 )
         except TimeoutError as exc:
@@ -251,6 +254,11 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
         self._open.add(protocol)
         return protocol
+
+    def _tls(self) -> ssl.SSLContext:
+        if not isinstance(self._ssl, ssl.SSLContext):
+            self._ssl = self._ssl()  # made at the first https connection
+        return self._ssl
 
     def _release(self, key: tuple[str, str, int], wire: _Wire, keep: bool) -> None:
         """A reply was read to its end (keep) or abandoned: pool the connection or close it."""

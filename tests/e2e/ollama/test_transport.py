@@ -18,8 +18,10 @@ from reconciler.ollama import (
     ClientConfig,
     OllamaClient,
     OllamaTimeout,
+    OllamaTLSError,
     OllamaUnreachable,
     ProtocolError,
+    tls,
 )
 from reconciler.ollama.session import environment_proxies
 from reconciler.ollama.transport import MAX_HEAD, KeepAliveTransport
@@ -389,3 +391,31 @@ async def test_a_closed_transport_refuses_new_requests() -> None:
             await client.get("/api/version")
         with pytest.raises(httpx.ConnectError, match="closed"):
             await transport.handle_async_request(httpx.Request("GET", server.url))
+
+
+async def test_no_tls_context_is_made_for_a_plain_http_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Loading the system CAs costs ~50 ms of CPU: an http:// fleet must never pay it.
+    made: list[str] = []
+    real = tls.ssl_context
+
+    def counted(config: ClientConfig) -> ssl.SSLContext:
+        made.append(config.instance)
+        return real(config)
+
+    monkeypatch.setattr(tls, "ssl_context", counted)
+    environment_proxies.cache_clear()
+    plain = RawServer([ok()])
+    async with serving(plain), OllamaClient(ClientConfig("plain", plain.url)) as ollama:
+        await ollama.version()
+    assert made == []
+
+    authority = trustme.CA()
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(served)
+    secure = RawServer([ok()], tls=served)
+    async with serving(secure), OllamaClient(ClientConfig("secure", secure.url)) as ollama:
+        with pytest.raises(OllamaTLSError, match="not trusted"):
+            await ollama.version()
+    assert made == ["secure"]  # made at the first https connection, once

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 import respx
 
 from reconciler.ollama import ClientConfig, OllamaClient, session
+from reconciler.ollama.tls import ContextSource, made
 
 BASE = "https://ollama.example.com/prefix"
 TOKEN = "tok-SECRET-7f3a9"
@@ -51,9 +51,11 @@ def httpx_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     """
 
     def httpx_transport(
-        config: ClientConfig, context: ssl.SSLContext
+        config: ClientConfig, context: ContextSource
     ) -> httpx.AsyncBaseTransport | None:
-        return None if session.environment_proxies() else httpx.AsyncHTTPTransport(verify=context)
+        if session.environment_proxies():
+            return None
+        return httpx.AsyncHTTPTransport(verify=made(context))
 
     monkeypatch.setattr(session, "pooled_transport", httpx_transport)
 
