@@ -29,6 +29,7 @@ from reconciler.ollama.errors import ModelNameRejected, RequestRejected
 from reconciler.ollama.payloads import KeepAlive, chat_messages, keep_alive_value, with_optional
 from reconciler.ollama.replies import (
     model_list,
+    parse_replies,
     parse_reply,
     until_created,
     until_done,
@@ -111,13 +112,13 @@ class OllamaClient:
         """The installed models (`/api/tags`), newest first as the server sorts them."""
         call = self._session.call("listModels", "list models")
         data = await self._session.fetch_json(call)
-        return [parse_reply(call, ModelEntry, item) for item in model_list(call, data)]
+        return parse_replies(call, ModelEntry, model_list(call, data))
 
     async def running(self) -> list[RunningModel]:
         """The models loaded in memory (`/api/ps`)."""
         call = self._session.call("ps", "list running models")
         data = await self._session.fetch_json(call)
-        return [parse_reply(call, RunningModel, item) for item in model_list(call, data)]
+        return parse_replies(call, RunningModel, model_list(call, data))
 
     async def show(self, model: Model) -> ShowResponse:
         """Details, capabilities, model_info and parameters of one installed model."""

@@ -104,8 +104,10 @@ def made(context: ContextSource) -> ssl.SSLContext:
 
 def warn_if_unverified(config: ClientConfig) -> None:
     """Warn once per instance and event loop (one command) that certificates go unchecked."""
+    if config.tls.verify:
+        return
     urls = [config.url(name) for name in ENDPOINT_DEFAULTS]
-    if config.tls.verify or not any(url.lower().startswith("https:") for url in urls):
+    if not any(url.lower().startswith("https:") for url in urls):
         return
     try:
         seen = _WARNED.setdefault(asyncio.get_running_loop(), set())

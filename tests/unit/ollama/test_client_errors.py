@@ -312,3 +312,22 @@ async def test_unusable_urls_fail_as_ollama_errors(url: str, expected: type[Olla
             assert type(caught.value) is expected, name
             assert not caught.value.transient
             assert ":pw@" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ([{"name": "a:1", "size": 1}, {"name": "b:1", "size": "big"}], "ModelEntry: size: "),
+        ([{"name": "a:1", "details": {"families": 3}}], "ModelEntry: details.families: "),
+        (["not an object"], "ModelEntry: reply: "),
+    ],
+)
+async def test_an_inventory_entry_of_the_wrong_shape_names_its_field(
+    client: OllamaClient, api: respx.MockRouter, entries: list[Any], expected: str
+) -> None:
+    api.get("/api/tags").respond(200, json={"models": entries})
+    with pytest.raises(ProtocolError, match=f"unexpected reply shape for {expected}"):
+        await client.list_models()
+    api.get("/api/ps").respond(200, json={"models": [{"name": "a:1", "size_vram": "x"}]})
+    with pytest.raises(ProtocolError, match="unexpected reply shape for RunningModel: size_vram"):
+        await client.running()
