@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, Outcome, RetryPolicy
 from reconciler.desired import DesiredFleet, DesiredInstance
@@ -37,7 +37,6 @@ from reconciler.errors import ExitCode, ReconcilerError, RefusedError, UsageErro
 from reconciler.manifest import load_fleet
 from reconciler.manifest.secretpolicy import SecretPolicy
 from reconciler.names import ModelName
-from reconciler.notify import ReconcileFacts, facts_from
 from reconciler.observed import ObservedFleet, ObservedInstance
 from reconciler.ollama import OllamaClient
 from reconciler.ollama.registry import RegistryError, RegistryLookup
@@ -56,6 +55,10 @@ from reconciler.plan.diff import wants_update_check
 from reconciler.plan.residency import assess, learn
 from reconciler.probe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.state import HistoryRecord, LockHolder, ServerLocks, StateDir, lock_dir_path
+
+if TYPE_CHECKING:
+    # the notifications are imported where they are used: a plan needs none
+    from reconciler.notify import ReconcileFacts
 
 
 def load_desired(paths: Sequence[Path]) -> DesiredFleet:
@@ -408,6 +411,8 @@ def exit_code(outcome: ReconcileOutcome) -> ExitCode:
 def outcome_facts(outcome: ReconcileOutcome, invalid: Sequence[str] = ()) -> ReconcileFacts:
     """What notifications are made of: the outcome's plan, apply and check afterwards, and
     the errors of the manifests on disk when they are broken (`invalid`)."""
+    from reconciler.notify.events import facts_from
+
     return facts_from(
         outcome.request.desired, outcome.plan, outcome.result, outcome.verified, invalid
     )

@@ -25,7 +25,7 @@ from reconciler.cli.paths import paths_argument
 from reconciler.errors import ExitCode
 from reconciler.plan import Plan
 from reconciler.reconcile import Reconciler, ReconcileRequest, load_desired
-from reconciler.report import render_plan_json, render_plan_markdown, render_plan_text
+from reconciler.report import render_plan_text
 
 FORMATS = ("text", "json", "markdown")
 
@@ -111,7 +111,11 @@ def plan_command(
 
 def _render(made: Plan, fmt: str) -> str:
     if fmt == "json":
+        from reconciler.report import render_plan_json
+
         return render_plan_json(made)
     if fmt == "markdown":
+        from reconciler.report import render_plan_markdown
+
         return render_plan_markdown(made)
     return render_plan_text(made, color=use_color())

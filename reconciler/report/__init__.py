@@ -2,18 +2,25 @@
 
 The CLI picks one, decides about colour (terminal, `--no-color`, `NO_COLOR`) and writes the
 string; `orc watch` serves the same documents over HTTP.
+
+The names below are imported on first use: `orc plan` loads its plan renderers and none of the
+status or HTML ones (nor their tables).
 """
 
 from __future__ import annotations
 
-from reconciler.report.html import render_status_html
-from reconciler.report.plan_json import render_plan_json
-from reconciler.report.plan_markdown import render_plan_markdown
-from reconciler.report.plan_text import render_plan_text
-from reconciler.report.status import InstanceStatus, ModelStatus, Status, build_status
-from reconciler.report.status_json import render_status_json
-from reconciler.report.status_markdown import render_status_markdown
-from reconciler.report.status_table import render_status_table
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.report.html import render_status_html
+    from reconciler.report.plan_json import render_plan_json
+    from reconciler.report.plan_markdown import render_plan_markdown
+    from reconciler.report.plan_text import render_plan_text
+    from reconciler.report.status import InstanceStatus, ModelStatus, Status, build_status
+    from reconciler.report.status_json import render_status_json
+    from reconciler.report.status_markdown import render_status_markdown
+    from reconciler.report.status_table import render_status_table
 
 __all__ = [
     "InstanceStatus",
@@ -28,3 +35,30 @@ __all__ = [
     "render_status_markdown",
     "render_status_table",
 ]
+
+_LAZY = {
+    "InstanceStatus": "reconciler.report.status",
+    "ModelStatus": "reconciler.report.status",
+    "Status": "reconciler.report.status",
+    "build_status": "reconciler.report.status",
+    "render_plan_json": "reconciler.report.plan_json",
+    "render_plan_markdown": "reconciler.report.plan_markdown",
+    "render_plan_text": "reconciler.report.plan_text",
+    "render_status_html": "reconciler.report.html",
+    "render_status_json": "reconciler.report.status_json",
+    "render_status_markdown": "reconciler.report.status_markdown",
+    "render_status_table": "reconciler.report.status_table",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reconciler.report' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rich.text import Text
-
 from reconciler.plan import Action, ActionKind, InstancePlan, Plan
 from reconciler.report import style, units
 
@@ -59,23 +57,22 @@ def instance_lines(inst: InstancePlan, reference: datetime | None = None) -> lis
 
 def render_plan_text(plan: Plan, *, color: bool = False) -> str:
     """The whole plan as text, ending with the summary line; ANSI colours only when asked."""
-    text = Text()
+    pieces: list[tuple[str, str]] = []
     in_sync = []
     for inst in plan.instances:
         lines = instance_lines(inst, plan.created_at)
         if not lines:
             in_sync.append(inst.instance)
             continue
-        text.append(f"{inst.instance} ({inst.url})\n", style=style.HEADER_STYLE)
-        for line, line_style in lines:
-            text.append(f"  {line}\n", style=line_style)
+        pieces.append((f"{inst.instance} ({inst.url})\n", style.HEADER_STYLE))
+        pieces += [(f"  {line}\n", line_style) for line, line_style in lines]
     if in_sync:
-        text.append(f"No changes on {', '.join(in_sync)}.\n", style=style.NOTE_STYLE)
+        pieces.append((f"No changes on {', '.join(in_sync)}.\n", style.NOTE_STYLE))
     if plan.instances:
-        text.append("\n")
-    for warning in plan.warnings:
-        text.append(f"Warning: {warning}\n", style.ERROR_STYLE)
-    for refusal in plan.refusals:
-        text.append(f"Error: refused ({refusal.guard}): {refusal.message}\n", style.ERROR_STYLE)
-    text.append(plan.summary(), style=style.HEADER_STYLE)
-    return style.to_text(text, color=color)
+        pieces.append(("\n", ""))
+    pieces += [(f"Warning: {warning}\n", style.ERROR_STYLE) for warning in plan.warnings]
+    pieces += [
+        (f"Error: refused ({r.guard}): {r.message}\n", style.ERROR_STYLE) for r in plan.refusals
+    ]
+    pieces.append((plan.summary(), style.HEADER_STYLE))
+    return style.styled_text(pieces, color=color)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import io
 import re
-
-from rich.console import Console, RenderableType
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from reconciler.observed import Health, Sync
 from reconciler.plan import ActionKind
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 ACTION_SYMBOLS = {
     ActionKind.PULL: "+",
@@ -46,6 +49,26 @@ HEADER_STYLE = "bold"
 
 # Spaces at the end of a line, possibly followed by colour codes (which are kept).
 _TRAILING_SPACES = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)$")
+# What rich would change in plain text: tabs (expanded), control characters (dropped) and the
+# characters other than "\n" that end a line.
+_NOT_PLAIN = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def styled_text(pieces: Sequence[tuple[str, str]], *, color: bool) -> str:
+    """Pieces of text, each with its style name ('' for none), rendered as `to_text` renders one
+    rich Text of them; without colour, text of printable characters only needs no rich."""
+    if not color and not any(_NOT_PLAIN.search(text) for text, _ in pieces):
+        return _without_trailing_spaces("".join(text for text, _ in pieces) + "\n")
+    from rich.text import Text
+
+    text = Text()
+    for piece, piece_style in pieces:
+        text.append(piece, style=piece_style)
+    return to_text(text, color=color)
+
+
+def _without_trailing_spaces(rendered: str) -> str:
+    return "".join(_TRAILING_SPACES.sub(r"\1", line) + "\n" for line in rendered.splitlines())
 
 
 def to_text(
@@ -55,6 +78,8 @@ def to_text(
 
     With `soft_wrap` long lines are left whole (the terminal wraps them); tables want it off.
     """
+    from rich.console import Console
+
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -70,6 +95,4 @@ def to_text(
     )
     for renderable in renderables:
         console.print(renderable, soft_wrap=soft_wrap)
-    return "".join(
-        _TRAILING_SPACES.sub(r"\1", line) + "\n" for line in buffer.getvalue().splitlines()
-    )
+    return _without_trailing_spaces(buffer.getvalue())

@@ -33,12 +33,10 @@ if TYPE_CHECKING:
         FleetFigures,
         InstanceFigures,
         LastError,
-        from_ms,
-        to_ms,
     )
     from reconciler.state.history import HistoryRecord
     from reconciler.state.lock import LockHolder, read_holder
-    from reconciler.state.probes import ChatOutcome, ChatRecord, ProbeRecord
+    from reconciler.state.probes import ChatOutcome, ChatRecord, ProbeRecord, from_ms, to_ms
     from reconciler.state.serverlocks import LOCK_DIR_ENV, ServerLocks, lock_dir_path
 
 __all__ = [
@@ -94,11 +92,11 @@ _LAZY = {
     "StateBusy": "reconciler.state.directory",
     "StateDir": "reconciler.state.directory",
     "StateUnwritable": "reconciler.state.directory",
-    "from_ms": "reconciler.state.figures",
+    "from_ms": "reconciler.state.probes",
     "lock_dir_path": "reconciler.state.serverlocks",
     "read_holder": "reconciler.state.lock",
     "state_dir_path": "reconciler.state.defaults",
-    "to_ms": "reconciler.state.figures",
+    "to_ms": "reconciler.state.probes",
 }
 
 

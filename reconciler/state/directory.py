@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.errors import StateError
 from reconciler.state import history, probes, showcache
@@ -33,7 +33,6 @@ from reconciler.state.database import (
     set_aside,
 )
 from reconciler.state.defaults import DEFAULT_RETENTION, STATE_DIR_ENV
-from reconciler.state.figures import FigureFeed, FleetFigures
 from reconciler.state.history import HistoryRecord
 from reconciler.state.lock import (
     LockHolder,
@@ -45,6 +44,10 @@ from reconciler.state.lock import (
     refusal,
 )
 from reconciler.state.probes import ChatRecord, ProbeRecord
+
+if TYPE_CHECKING:
+    # the figures of `orc status`: only the feed passed in uses them
+    from reconciler.state.figures import FigureFeed, FleetFigures
 
 BUSY_TIMEOUT = 10.0  # seconds, in all, that one operation waits for a busy database
 _RETRY_PAUSE = 0.05  # between attempts when SQLite reports busy without waiting itself

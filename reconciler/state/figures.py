@@ -17,7 +17,9 @@ import math
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+
+from reconciler.state.probes import from_ms, to_ms
 
 SERIES_POINTS = 60
 DEFAULT_WINDOW = 86400.0  # seconds: the figures cover the last 24 hours unless told otherwise
@@ -268,18 +270,6 @@ class FigureFeed:
             self.book.add_chat(at_ms, instance, outcome, ttft)
             self._chat_id = row_id
         return self.book.figures(now)
-
-
-def to_ms(moment: datetime) -> int:
-    """Milliseconds since the epoch (a naive datetime is taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
-def from_ms(ms: int) -> datetime:
-    """The UTC moment of milliseconds since the epoch."""
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _bin(ms: float) -> int:

@@ -11,12 +11,25 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 PRUNE_MIN = 200  # rows each write may prune at least, so a backlog shrinks even with few writes
 
 _PROBE_COLUMNS = "at_ms, instance, health, up, latency_ms, version, reason, message"
 _CHAT_COLUMNS = "at_ms, instance, model, outcome, ttft_ms, tokens_per_second, failovers, reason"
+
+
+def to_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch (a naive datetime is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    """The UTC moment of milliseconds since the epoch."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @dataclass(frozen=True, slots=True)

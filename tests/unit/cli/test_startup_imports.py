@@ -2,8 +2,10 @@
 
 `orc validate` of plain instances needs the manifest loader and nothing of the network, the
 state directory, the sync-window calendar or the schema checker; the flags every command shares
-need neither the loader nor SQLite. Each probe runs in a fresh interpreter, and the hostile case
-shows that the same probe does see those modules when the manifests call for them.
+need neither the loader nor SQLite; `orc plan` without colour needs no rich, none of the status
+or HTML renderers, no notifications and none of the figures of `orc status`. Each probe runs in
+a fresh interpreter, and the hostile case shows that the same probe does see those modules when
+the manifests (or a terminal) call for them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+from reconciler.testing import BackgroundFleet, SimInstanceConfig
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -58,6 +62,20 @@ NOT_FOR_VALIDATE = (
     "reconciler.syncwindows",
     "reconciler.cli.options",
     "reconciler.manifest.schema",
+)
+
+# Loaded by `orc status`, `orc watch` or a coloured plan: never by a plan printed without colour.
+NOT_FOR_PLAN = (
+    "rich",
+    "reconciler.notify",
+    "reconciler.report.status",
+    "reconciler.report.status_table",
+    "reconciler.report.status_json",
+    "reconciler.report.status_markdown",
+    "reconciler.report.html",
+    "reconciler.report.plan_json",
+    "reconciler.report.plan_markdown",
+    "reconciler.state.figures",
 )
 
 
@@ -153,3 +171,45 @@ def test_the_state_names_are_the_real_ones() -> None:
     assert state.StateDir is directory.StateDir
     assert state.STATE_DIR_ENV is defaults.STATE_DIR_ENV
     assert sorted(state.__all__) == sorted(state._LAZY)
+
+
+def _plan(manifests: Path, state_dir: Path, *, terminal: bool) -> dict[str, object]:
+    """`orc plan MANIFESTS` in a fresh interpreter, printing to a terminal or not: its exit
+    code, what it printed and the modules it loaded."""
+    code = (
+        "import contextlib, io, json, os, sys\n"
+        "os.environ.pop('NO_COLOR', None)\n"
+        "class Out(io.StringIO):\n"
+        f"    def isatty(self): return {terminal!r}\n"
+        "from reconciler.cli.main import main\n"
+        "out = Out()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        f"    code = main(['plan', {str(manifests)!r}, '--state-dir', {str(state_dir)!r}])\n"
+        "print(json.dumps({'code': code, 'out': out.getvalue(), 'modules': sorted(sys.modules)}))\n"
+    )
+    return _run(code)
+
+
+def test_a_plan_without_colour_loads_neither_rich_nor_status_nor_notifications(
+    tmp_path: Path,
+) -> None:
+    """The whole plan path against a simulated server on loopback; a coloured plan is the
+    hostile case: the same probe sees rich then."""
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    with BackgroundFleet([SimInstanceConfig("one", models=("llama3.2:3b",))]) as fleet:
+        (manifests / "one.yaml").write_text(
+            INSTANCE.replace("http://127.0.0.1:11434", fleet.url("one")).replace(
+                "[{name: llama3.2:3b, keepLoaded: true}]",
+                "[{name: llama3.2:3b, keepLoaded: true}, {name: qwen2.5:0.5b}]",
+            )
+        )
+        plain = _plan(manifests, tmp_path / "state", terminal=False)
+        coloured = _plan(manifests, tmp_path / "state", terminal=True)
+    assert plain["code"] == 0
+    assert "  + pull qwen2.5:0.5b" in str(plain["out"])
+    assert "\x1b[" not in str(plain["out"])
+    assert _loaded(plain["modules"], NOT_FOR_PLAN) == []
+    assert coloured["code"] == 0
+    assert "\x1b[" in str(coloured["out"])
+    assert _loaded(coloured["modules"], NOT_FOR_PLAN) == ["rich"]
