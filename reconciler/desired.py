@@ -8,7 +8,6 @@ they are resolved at plan time, by the observer, so a missing variable blocks on
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import json.encoder
 import math
@@ -273,7 +272,7 @@ class DesiredFleet:
         """
         if self._digest is None:
             text = _DigestText().text(self)
-            object.__setattr__(self, "_digest", hashlib.sha256(text.encode()).hexdigest())
+            object.__setattr__(self, "_digest", _sha256(text))
         assert self._digest is not None
         return self._digest
 
@@ -283,10 +282,7 @@ def instance_digests(fleet: DesiredFleet, instances: Sequence[DesiredInstance]) 
     `replace(fleet, instances=(instance,)).digest()` gives, the shared parts written once."""
     alone = [replace(fleet, instances=(instance,)) for instance in instances]
     writer = _DigestText()  # `alone` keeps every fleet alive while the writer remembers it
-    return {
-        one.instances[0].name: hashlib.sha256(writer.text(one).encode()).hexdigest()
-        for one in alone
-    }
+    return {one.instances[0].name: _sha256(writer.text(one)) for one in alone}
 
 
 _PLAIN = frozenset({str, int, float, bool})
@@ -312,7 +308,7 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, str | int | float):
         return value
     if isinstance(value, SecretRef):
-        secret = hashlib.sha256(value.value.encode()).hexdigest() if value.value else None
+        secret = _sha256(value.value) if value.value else None
         return {"env": value.env, "file": str(value.file) if value.file else None, "h": secret}
     if isinstance(value, ModelName):
         return value.key
@@ -430,3 +426,11 @@ def _text_fields(value: Any) -> _TextFields:
         if f.metadata.get("digest", True)
     ]
     return tuple(sorted(kept, key=lambda item: item[1]))
+
+
+def _sha256(text: str) -> str:
+    """The SHA-256 of `text` (UTF-8), in hex; hashlib is loaded by the first digest, not by
+    `orc validate`, which never takes one."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
