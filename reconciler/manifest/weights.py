@@ -9,7 +9,6 @@ whole into memory, and computed once per process for a given (path, size, mtime_
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import threading
@@ -49,6 +48,8 @@ def file_digest(path: Path) -> tuple[str, int]:
         known = _digests.get(key)
     if known is not None:
         return known, info.st_size
+    import hashlib  # only a fleet with weights files hashes: not worth loading up front
+
     digest = hashlib.sha256()
     with open(real, "rb") as handle:
         while chunk := handle.read(CHUNK):
