@@ -15,7 +15,8 @@ command fill that cache first.
 
 Also shown: the requests per instance of both (the fleet counts them), the peak RSS of the plan
 process (`os.wait4`), and the wall times of `orc --help` and `orc validate` of one small file
-against a bare `python -c pass`.
+against a bare `python -c pass` and a script that imports click, PyYAML and pydantic and
+validates one tiny model (what any validator on those libraries pays).
 
 Run: `python benchmarks/plan_floor.py [--shapes 200x30,1000x10] [--latency 0.02] [--repeat 5]
 [--keep-loaded]`. Exits 1 when a target is missed.
@@ -41,6 +42,15 @@ WARM_1000_SECONDS = 2.0
 START_SECONDS = 0.2
 RSS_LIMIT_MB = 250.0
 HERE = Path(__file__).resolve().parent
+
+
+LIBRARIES = "import click, yaml, pydantic; one tiny model"
+LIBRARIES_SCRIPT = (
+    "import click, yaml, pydantic\n"
+    "class One(pydantic.BaseModel):\n    name: str\n"
+    "One.model_validate(yaml.safe_load('name: one'))\n"
+)
+"""What any validator built on orc's libraries pays before reading a manifest."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +157,7 @@ def startup(repeat: int) -> dict[str, float]:
         )
         commands = {
             "python -c pass": [sys.executable, "-c", "pass"],
+            LIBRARIES: [sys.executable, "-c", LIBRARIES_SCRIPT],
             "orc --help": [sys.executable, "-m", "reconciler", "--help"],
             "orc validate one.yaml": [sys.executable, "-m", "reconciler", "validate", str(small)],
         }
