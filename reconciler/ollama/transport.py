@@ -178,11 +178,18 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         try:
             key = (scheme, request.url.host, request.url.port or (443 if scheme == "https" else 80))
             wire = self._reuse(key) or await self._connect(key, timeouts.get("connect"), request)
-            await _send(wire, request, timeouts.get("write"))
+            sent = True
+            try:
+                await _send(wire, request, timeouts.get("write"))
+            except httpx.WriteError:
+                if not wire.buffer:
+                    raise
+                sent = False  # it answered before taking the whole body (a 401, a 413): read that
             read = timeouts.get("read")
             status, reason, version, headers = await _read_head(wire, read, request)
             framing = _framing(request.method, status, headers, request)
             keep = version == b"HTTP/1.1" and not _has_token(headers, b"connection", b"close")
+            keep = keep and sent
             body = _Body(
                 pool=self,
                 key=key,

@@ -419,3 +419,25 @@ async def test_no_tls_context_is_made_for_a_plain_http_server(
         with pytest.raises(OllamaTLSError, match="not trusted"):
             await ollama.version()
     assert made == ["secure"]  # made at the first https connection, once
+
+
+async def test_an_answer_given_before_the_body_was_taken_is_read_not_lost() -> None:
+    # An authenticating proxy may refuse an upload at its headers and hang up: the refusal,
+    # not a failed write, is what the user must see.
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 12\r\n\r\nno such user")
+        await writer.drain()
+        writer.close()
+
+    async def upload() -> AsyncIterator[bytes]:
+        for _ in range(64):
+            await asyncio.sleep(0)
+            yield b"x" * 65536
+
+    server = RawServer([])
+    server.handle = refuse  # type: ignore[method-assign]
+    async with serving(server), client_of(server) as client:
+        response = await client.post("/api/blobs/sha256:00", content=upload())
+    assert response.status_code == 401
+    assert response.text == "no such user"
