@@ -29,5 +29,5 @@ def test_an_unknown_name_is_an_attribute_error_naming_the_package() -> None:
 def test_the_packages_still_say_what_they_lack() -> None:
     import reconciler.state
 
-    with pytest.raises(AttributeError, match="module 'reconciler.state' has no attribute"):
+    with pytest.raises(AttributeError, match=r"module 'reconciler\.state' has no attribute"):
         reconciler.state.nothing_here  # noqa: B018
