@@ -11,14 +11,10 @@ the manifests (or a terminal) call for them.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from reconciler.testing import BackgroundFleet, SimInstanceConfig
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.fresh_interpreter import run_fresh
 
 INSTANCE = """\
 apiVersion: ollama-reconciler/v1
@@ -81,20 +77,8 @@ NOT_FOR_PLAN = (
 
 def _run(code: str) -> dict[str, object]:
     """Run `code` in a fresh interpreter of this checkout; it prints one JSON line last."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        cwd=ROOT,
-        env=env,
-    )
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    done = run_fresh(code)
+    result: dict[str, object] = json.loads(done.strip().splitlines()[-1])
     return result
 
 

@@ -4,8 +4,8 @@ and is whole otherwise; checked in a fresh interpreter by which modules it loade
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+
+from tests.support.fresh_interpreter import run_fresh
 
 PROBE = """
 import json, sys
@@ -17,10 +17,7 @@ print(json.dumps({"loaded": loaded, "client": hasattr(httpx, "AsyncClient")}))
 
 
 def _loaded() -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
-    )
-    found: dict[str, object] = json.loads(done.stdout)
+    found: dict[str, object] = json.loads(run_fresh(PROBE))
     return found
 
 
@@ -35,15 +32,5 @@ def test_the_client_package_loads_httpx_without_its_command_line() -> None:
 
 
 def test_the_real_command_line_module_is_still_importable() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import reconciler.ollama, httpx._main as m; print(m.__file__ is not None)",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert done.stdout.strip() == "True"
+    code = "import reconciler.ollama, httpx._main as m; print(m.__file__ is not None)"
+    assert run_fresh(code).strip() == "True"

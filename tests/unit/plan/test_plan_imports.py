@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.fresh_interpreter import run_fresh
 
 
 def _run(code: str) -> str:
     """Run `code` in a fresh interpreter that imports this checkout's package."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        cwd=ROOT,
-        env=env,
-    )
-    return done.stdout
+    return run_fresh(code)
 
 
 HEAVY = ("yaml", "pydantic", "httpx", "click", "rich", "sqlite3", "reconciler.manifest")
