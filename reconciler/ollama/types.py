@@ -20,10 +20,7 @@ _FOREVER_YEAR = 2200  # keep_alive -1 expires around the year 2318
 def normalize_digest(digest: str) -> str:
     """`sha256:<hex>`, `sha256-<hex>` or bare hex → bare lowercase hex."""
     text = digest.strip().lower()
-    for prefix in ("sha256:", "sha256-"):
-        if text.startswith(prefix):
-            return text[len(prefix) :]
-    return text
+    return text[7:] if text.startswith(("sha256:", "sha256-")) else text
 
 
 def _digest(value: object) -> object:
