@@ -18,6 +18,7 @@ import base64
 import functools
 import json
 import logging
+import re
 import time
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -79,9 +80,10 @@ class Session:
         self, config: ClientConfig, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.config = config
-        self.redact = Redactor(config.secrets())
-        self._headers = httpx.Headers(HTTPX_HEADERS)
-        self._headers.update(_headers(config))  # as httpx's client merges its own
+        secrets = config.secrets()
+        self.redact = Redactor(secrets)
+        self._headers = _session_headers(config, shared=not secrets)
+        self._shown = _display_prefix(config.base_url)
         own = transport is None
         context = deferred_ssl_context(config) if own else None
         if context is not None:  # our own network, not a test's
@@ -119,11 +121,19 @@ class Session:
             operation=operation,
             endpoint=endpoint,
             method=METHODS.get(endpoint, "POST"),
-            url=display_url(self.config.url(endpoint)),
+            url=self._display(self.config.path(endpoint)),
             redact=self.redact,
             model=model,
             base_model=base,
         )
+
+    def _display(self, path: str) -> str:
+        """The display form of the URL of `path` (as `ClientConfig.path` gives it)."""
+        if self._shown is not None and _PLAIN_PATH.fullmatch(path):
+            return self._shown + path
+        if "://" in path:
+            return display_url(path)
+        return display_url(self.config.base_url.rstrip("/") + path)
 
     async def fetch(
         self, call: Call, body: Mapping[str, Any] | None = None, *, limit: float | None = None
@@ -196,13 +206,14 @@ class Session:
         The blob endpoints have no override in `endpoints`: a proxy that moves `create` must
         serve them beside it under the same prefix.
         """
-        url = f"{self.config.base_url.rstrip('/')}/api/blobs/{digest}"
+        path = f"/api/blobs/{digest}"
+        url = f"{self.config.base_url.rstrip('/')}{path}"
         call = Call(
             instance=self.config.instance,
             operation=operation,
             endpoint="create",
             method=method,
-            url=display_url(url),
+            url=self._display(path),
             redact=self.redact,
         )
         return call, url
@@ -318,6 +329,46 @@ def environment_proxies() -> bool:
     environment gives it; without any, one scan per process says the same.
     """
     return bool(urllib.request.getproxies())
+
+
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9/_.~-]*")
+"""A path that `display_url` keeps as it is, wherever it follows the base URL."""
+
+_SHARED_HEADERS: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.Headers] = {}
+_SHARED_LIMIT = 256
+
+
+def _display_prefix(base_url: str) -> str | None:
+    """`display_url` of the base URL without its trailing slashes, to which a plain path (see
+    `_PLAIN_PATH`) is appended as `display_url` would keep it; None when the base URL has a
+    query or fragment, whose text would swallow the path."""
+    if "?" in base_url or "#" in base_url:
+        return None
+    return display_url(base_url.rstrip("/"))
+
+
+def _session_headers(config: ClientConfig, *, shared: bool) -> httpx.Headers:
+    """httpx's client headers with the config's merged in, as httpx's client merges them.
+
+    Configs without secrets (`shared`) that send the same headers get the same (never mutated)
+    `httpx.Headers`, built and checked once; headers with secrets are built per config only.
+    """
+    if not shared:
+        return _merged(_headers(config))
+    key = (config.user_agent, tuple(config.headers.items()))
+    found = _SHARED_HEADERS.get(key)
+    if found is None:
+        found = _merged(_headers(config))
+        if len(_SHARED_HEADERS) >= _SHARED_LIMIT:
+            _SHARED_HEADERS.clear()
+        _SHARED_HEADERS[key] = found
+    return found
+
+
+def _merged(own: Mapping[str, str]) -> httpx.Headers:
+    headers = httpx.Headers(HTTPX_HEADERS)
+    headers.update(own)
+    return headers
 
 
 def _headers(config: ClientConfig) -> dict[str, str]:
