@@ -6,6 +6,8 @@ secrets are built once and shared, while headers carrying a secret stay with the
 
 from __future__ import annotations
 
+import zlib
+
 import httpx
 import pytest
 
@@ -121,3 +123,20 @@ def test_a_bad_header_is_rejected_for_every_instance_that_sends_it() -> None:
         with pytest.raises(RequestRejected) as caught:
             Session(ClientConfig(name, "http://a:1", headers={"X-Bad": "caf\u00e9"}), TRANSPORT)
         assert caught.value.instance == name
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity", None])
+async def test_bodies_are_decoded_as_httpx_decodes_them(encoding: str | None) -> None:
+    body = b'{"version": "0.5.7"}'
+    packed = {
+        "gzip": lambda b: zlib.compress(b, wbits=31),
+        "deflate": zlib.compress,
+    }.get(encoding or "", lambda b: b)(body)
+    headers = {"Content-Encoding": encoding} if encoding else {}
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(packed))
+
+    session = Session(ClientConfig("n", "http://a:1"), httpx.MockTransport(reply))
+    assert await session.fetch(session.call("version", "version")) == body
+    await session.aclose()
