@@ -84,6 +84,8 @@ class ClientConfig:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     def __post_init__(self) -> None:
+        if not self.endpoints:  # nothing to check: every path is Ollama's, under base_url
+            return
         unknown = sorted(set(self.endpoints) - set(ENDPOINT_DEFAULTS))
         if unknown:
             known = ", ".join(ENDPOINT_DEFAULTS)

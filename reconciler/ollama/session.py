@@ -18,6 +18,7 @@ import base64
 import functools
 import json
 import logging
+import re
 import time
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -79,9 +80,10 @@ class Session:
         self, config: ClientConfig, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.config = config
-        self.redact = Redactor(config.secrets())
-        self._headers = httpx.Headers(HTTPX_HEADERS)
-        self._headers.update(_headers(config))  # as httpx's client merges its own
+        secrets = config.secrets()
+        self.redact = Redactor(secrets)
+        self._headers = _session_headers(config, shared=not secrets)
+        self._shown = _display_prefix(config.base_url)
         own = transport is None
         context = deferred_ssl_context(config) if own else None
         if context is not None:  # our own network, not a test's
@@ -119,11 +121,19 @@ class Session:
             operation=operation,
             endpoint=endpoint,
             method=METHODS.get(endpoint, "POST"),
-            url=display_url(self.config.url(endpoint)),
+            url=self._display(self.config.path(endpoint)),
             redact=self.redact,
             model=model,
             base_model=base,
         )
+
+    def _display(self, path: str) -> str:
+        """The display form of the URL of `path` (as `ClientConfig.path` gives it)."""
+        if self._shown is not None and _PLAIN_PATH.fullmatch(path):
+            return self._shown + path
+        if "://" in path:
+            return display_url(path)
+        return display_url(self.config.base_url.rstrip("/") + path)
 
     async def fetch(
         self, call: Call, body: Mapping[str, Any] | None = None, *, limit: float | None = None
@@ -134,7 +144,9 @@ class Session:
         """
         seconds = self.config.timeout if limit is None else limit
         start = time.perf_counter()
-        response = await self._exchange(call, self.config.url(call.endpoint), seconds, json=body)
+        response, raw = await self._exchange(
+            call, self.config.url(call.endpoint), seconds, json=body
+        )
         logger.debug(
             "%s: %s %s -> %d in %.0f ms",
             call.instance,
@@ -145,8 +157,8 @@ class Session:
         )
         if response.status_code >= 300:
             location = response.headers.get("location")
-            raise reply_error(call, response.status_code, response.content, location=location)
-        return response.content
+            raise reply_error(call, response.status_code, raw, location=location)
+        return raw
 
     async def fetch_json(
         self, call: Call, body: Mapping[str, Any] | None = None, *, limit: float | None = None
@@ -196,13 +208,14 @@ class Session:
         The blob endpoints have no override in `endpoints`: a proxy that moves `create` must
         serve them beside it under the same prefix.
         """
-        url = f"{self.config.base_url.rstrip('/')}/api/blobs/{digest}"
+        path = f"/api/blobs/{digest}"
+        url = f"{self.config.base_url.rstrip('/')}{path}"
         call = Call(
             instance=self.config.instance,
             operation=operation,
             endpoint="create",
             method=method,
-            url=display_url(url),
+            url=self._display(path),
             redact=self.redact,
         )
         return call, url
@@ -223,19 +236,21 @@ class Session:
         """
         seconds = self.config.timeout if limit is None else limit
         headers = {"Content-Type": "application/octet-stream"} if content else None
-        response = await self._exchange(call, url, seconds, content=content, headers=headers)
+        response, raw = await self._exchange(call, url, seconds, content=content, headers=headers)
         status = response.status_code
         logger.debug("%s: %s %s -> %d", call.instance, call.method, call.url, status)
         if status in accept or 200 <= status < 300:
             return status
         location = response.headers.get("location")
-        raise reply_error(call, status, response.content, location=location)
+        raise reply_error(call, status, raw, location=location)
 
     async def _exchange(
         self, call: Call, url: str, seconds: float, **request: Any
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, bytes]:
         """Send one request and read its whole reply within `seconds`, connecting included; a
-        transport failure or a late reply becomes the matching OllamaError."""
+        transport failure or a late reply becomes the matching OllamaError.
+
+        Returns the response and its (decoded) body."""
         deadline = asyncio.timeout(seconds)
         response: httpx.Response | None = None
         with watching_handshakes() as notes:
@@ -244,14 +259,14 @@ class Session:
                     timeout = httpx.Timeout(seconds, connect=self.config.connect_timeout)
                     response = await self._send(call.method, url, timeout, **request)
                     try:
-                        await response.aread()
+                        raw = await _body(response)
                     finally:
                         await response.aclose()
             except TRANSPORT_ERRORS as exc:  # TimeoutError, the deadline's, is an OSError
                 if deadline.expired():
                     raise late(call, seconds, answered=response is not None) from exc
                 raise self._failure(call, exc, seconds, notes) from exc
-        return response
+        return response, raw
 
     async def _send(
         self,
@@ -298,6 +313,18 @@ class Session:
         )
 
 
+async def _body(response: httpx.Response) -> bytes:
+    """The whole body of `response`, decoded as `aread` decodes it.
+
+    Without a `Content-Encoding` the decoded body is the raw one: read straight, it skips
+    httpx's decoder and re-chunking layers, a tenth of the CPU of a small reply. A response
+    whose body was read already (a test's transport) keeps it.
+    """
+    if response.is_stream_consumed or "content-encoding" in response.headers:
+        return await response.aread()
+    return b"".join([part async for part in response.aiter_raw()])
+
+
 def pooled_transport(
     config: ClientConfig, context: ContextSource
 ) -> httpx.AsyncBaseTransport | None:
@@ -318,6 +345,46 @@ def environment_proxies() -> bool:
     environment gives it; without any, one scan per process says the same.
     """
     return bool(urllib.request.getproxies())
+
+
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9/_.~-]*")
+"""A path that `display_url` keeps as it is, wherever it follows the base URL."""
+
+_SHARED_HEADERS: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.Headers] = {}
+_SHARED_LIMIT = 256
+
+
+def _display_prefix(base_url: str) -> str | None:
+    """`display_url` of the base URL without its trailing slashes, to which a plain path (see
+    `_PLAIN_PATH`) is appended as `display_url` would keep it; None when the base URL has a
+    query or fragment, whose text would swallow the path."""
+    if "?" in base_url or "#" in base_url:
+        return None
+    return display_url(base_url.rstrip("/"))
+
+
+def _session_headers(config: ClientConfig, *, shared: bool) -> httpx.Headers:
+    """httpx's client headers with the config's merged in, as httpx's client merges them.
+
+    Configs without secrets (`shared`) that send the same headers get the same (never mutated)
+    `httpx.Headers`, built and checked once; headers with secrets are built per config only.
+    """
+    if not shared:
+        return _merged(_headers(config))
+    key = (config.user_agent, tuple(config.headers.items()))
+    found = _SHARED_HEADERS.get(key)
+    if found is None:
+        found = _merged(_headers(config))
+        if len(_SHARED_HEADERS) >= _SHARED_LIMIT:
+            _SHARED_HEADERS.clear()
+        _SHARED_HEADERS[key] = found
+    return found
+
+
+def _merged(own: Mapping[str, str]) -> httpx.Headers:
+    headers = httpx.Headers(HTTPX_HEADERS)
+    headers.update(own)
+    return headers
 
 
 def _headers(config: ClientConfig) -> dict[str, str]:
