@@ -433,10 +433,7 @@ async def _read_head(
         searched = 0
         while (found := _END_OF_HEAD.search(wire.buffer, max(searched - 3, 0))) is None:
             if len(wire.buffer) > MAX_HEAD:
-                raise httpx.RemoteProtocolError(
-                    f"the reply's header section is larger than {MAX_HEAD // 1024} KiB",
-                    request=request,
-                )
+                raise _head_too_large(request)
             searched = len(wire.buffer)
             try:
                 arrived = await wire.more(limit)
@@ -451,16 +448,19 @@ async def _read_head(
                     "Server disconnected without sending a response.", request=request
                 )
         if found.start() > MAX_HEAD:
-            raise httpx.RemoteProtocolError(
-                f"the reply's header section is larger than {MAX_HEAD // 1024} KiB",
-                request=request,
-            )
+            raise _head_too_large(request)
         head = wire.take(found.end())[: found.start()]
         status, reason, version, headers = _parse_head(head, request)
         if status >= 200:
             return status, reason, version, headers
         if status == 101:
             raise httpx.RemoteProtocolError("the server switched protocols", request=request)
+
+
+def _head_too_large(request: httpx.Request) -> httpx.RemoteProtocolError:
+    return httpx.RemoteProtocolError(
+        f"the reply's header section is larger than {MAX_HEAD // 1024} KiB", request=request
+    )
 
 
 def _parse_head(
