@@ -31,7 +31,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, Outcome, RetryPolicy
 from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import ExitCode, ReconcilerError, RefusedError, UsageError
 from reconciler.manifest import load_fleet
@@ -54,10 +53,12 @@ from reconciler.plan import (
 from reconciler.plan.diff import wants_update_check
 from reconciler.plan.residency import assess, learn
 from reconciler.probe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
+from reconciler.retry import RetryPolicy
 from reconciler.state import HistoryRecord, LockHolder, ServerLocks, StateDir, lock_dir_path
 
 if TYPE_CHECKING:
-    # the notifications are imported where they are used: a plan needs none
+    # the executor and the notifications are imported where they are used: a plan needs neither
+    from reconciler.apply import ActionResult, ApplyResult, EventSink
     from reconciler.notify import ReconcileFacts
 
 
@@ -118,6 +119,8 @@ class KeptLoaded:
 
     def applied(self, result: ApplyResult) -> None:
         """After an apply: the models each instance that got loads should now have loaded."""
+        from reconciler.apply import Outcome
+
         loads: dict[str, set[ModelName]] = {}
         for r in result.results:
             if r.action.kind is ActionKind.LOAD and r.outcome is Outcome.DONE:
@@ -231,6 +234,8 @@ class Reconciler:
         if made.refused:
             reasons = "; ".join(r.message for r in made.refusals)
             raise RefusedError(f"the plan was refused by a safety guard: {reasons}")
+        from reconciler.apply import Executor
+
         started = _now()
         executor = Executor(
             client_for=lambda name: self._client(desired, name),
