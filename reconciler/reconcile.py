@@ -54,12 +54,13 @@ from reconciler.plan.diff import wants_update_check
 from reconciler.plan.residency import assess, learn
 from reconciler.probe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
 from reconciler.retry import RetryPolicy
-from reconciler.state import HistoryRecord, LockHolder, ServerLocks, StateDir, lock_dir_path
 
 if TYPE_CHECKING:
-    # the executor and the notifications are imported where they are used: a plan needs neither
+    # the executor, the notifications, the apply history and the locks are imported where
+    # they are used: a plan needs none of them
     from reconciler.apply import ActionResult, ApplyResult, EventSink
     from reconciler.notify import ReconcileFacts
+    from reconciler.state import HistoryRecord, LockHolder, StateDir
 
 
 def load_desired(paths: Sequence[Path]) -> DesiredFleet:
@@ -684,6 +685,8 @@ def lock_servers(
 ) -> AbstractContextManager[list[LockHolder]]:
     """Hold the machine-wide lock of every server the plan changes, so that no other apply,
     from any working copy, changes one of them at the same time (see `ServerLocks`)."""
+    from reconciler.state import ServerLocks, lock_dir_path
+
     keys: set[str] = set()
     for ip in made.instances:
         instance = desired.instance(ip.instance)
@@ -693,6 +696,8 @@ def lock_servers(
 
 
 def _history(results: Sequence[ActionResult], started: str) -> list[HistoryRecord]:
+    from reconciler.state import HistoryRecord
+
     run_id = uuid.uuid4().hex[:12]
     finished = _now()
     return [
