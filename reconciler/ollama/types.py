@@ -13,7 +13,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from reconciler.ollama.parameters import parse_parameters
 
@@ -77,7 +84,8 @@ class ModelEntry(Reply):
     modified_at: Time = None
     size: int = 0
     digest: Digest = ""
-    details: ModelDetails = ModelDetails()
+    # made when a reply lacks it: a default instance would build a validator at import
+    details: ModelDetails = Field(default_factory=ModelDetails)
     capabilities: Names = ()
     remote_model: str | None = None
     remote_host: str | None = None
@@ -104,7 +112,7 @@ class ShowResponse(Reply):
     parameters: dict[str, Any] = {}
     template: str = ""
     system: str = ""
-    details: ModelDetails = ModelDetails()
+    details: ModelDetails = Field(default_factory=ModelDetails)
     model_info: dict[str, Any] = {}
     projector_info: dict[str, Any] = {}
     capabilities: Names = ()
@@ -150,7 +158,7 @@ class RunningModel(Reply):
     size: int = 0
     size_vram: int = 0
     digest: Digest = ""
-    details: ModelDetails = ModelDetails()
+    details: ModelDetails = Field(default_factory=ModelDetails)
     expires_at: Time = None
     context_length: int | None = None  # the num_ctx it was loaded with, not its maximum
 
