@@ -241,6 +241,7 @@ def test_a_plan_loads_nothing_that_only_applying_or_chatting_needs(tmp_path: Pat
     assert planned["code"] == 0
     assert "  + pull llama3.2:1b" in str(planned["out"])
     assert _loaded(planned["modules"], NOT_FOR_PLAN_ONLY_FOR_APPLY) == []
+    assert _loaded(planned["modules"], ("html",)) == []  # only HTML error pages and secrets
     assert applied["code"] == 0, applied["out"]
     assert _loaded(applied["modules"], NOT_FOR_PLAN_ONLY_FOR_APPLY) == [
         "reconciler.apply",
