@@ -25,7 +25,14 @@ from reconciler.ollama.config import ClientConfig, display_url
 from reconciler.ollama.diagnosis import Call, protocol_error
 from reconciler.ollama.errors import ModelNameRejected, RequestRejected
 from reconciler.ollama.payloads import KeepAlive, keep_alive_value, with_optional
-from reconciler.ollama.replies import model_list, parse_replies, parse_reply
+from reconciler.ollama.replies import (
+    model_list,
+    parse_replies,
+    parse_reply,
+    until_created,
+    until_done,
+    until_success,
+)
 from reconciler.ollama.session import Session
 from reconciler.ollama.streaming import Limits
 from reconciler.ollama.types import ModelEntry, RunningModel, ShowResponse
@@ -123,7 +130,6 @@ class OllamaClient:
     async def pull(self, model: Model, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
         """Pull a model, yielding progress; ends after `success` (ProtocolError otherwise)."""
         from reconciler.ollama.progress import PullProgress
-        from reconciler.ollama.replies import until_success
 
         name = self._name(model, "pull")
         call = self._session.call("pull", "pull", model=name)
@@ -183,7 +189,6 @@ class OllamaClient:
         """Build a model on the server from `from_` (it may pull it) or from uploaded blobs
         (`files`: file name → `sha256:<hex>`, each pushed with `push_blob` first)."""
         from reconciler.ollama.progress import CreateProgress
-        from reconciler.ollama.replies import until_created
 
         name = self._name(model, "create")
         base = self._name(from_, "create") if from_ is not None else None
@@ -260,7 +265,6 @@ class OllamaClient:
         from reconciler.ollama.chat_options import ChatOptions
         from reconciler.ollama.generation import ChatChunk
         from reconciler.ollama.payloads import chat_messages
-        from reconciler.ollama.replies import until_done
 
         name = self._name(model, "chat")
         call = self._session.call("chat", "chat", model=name)
@@ -290,7 +294,6 @@ class OllamaClient:
         """Stream a completion of `prompt`; the last chunk has `done=True` and the metrics."""
         from reconciler.ollama.chat_options import ChatOptions
         from reconciler.ollama.generation import GenerateChunk
-        from reconciler.ollama.replies import until_done
 
         name = self._name(model, "generate")
         call = self._session.call("generate", "generate", model=name)
