@@ -23,6 +23,7 @@ from reconciler.errors import ExitCode
 from reconciler.names import ModelName
 from reconciler.ollama import OllamaClient, OllamaError
 from reconciler.plan import Action, ActionKind, Plan
+from reconciler.retry import RetryPolicy
 
 ClientFor = Callable[[str], OllamaClient]
 
@@ -131,23 +132,6 @@ class ApplyResult:
                 parts.append(f"{n} {outcome.value}")
         head = "Apply interrupted" if self.interrupted else "Apply complete"
         return f"{head}: {', '.join(parts)}."
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with jitter, bounded in attempts and in total time."""
-
-    attempts: int = 4
-    base_delay: float = 1.0
-    factor: float = 2.0
-    max_delay: float = 30.0
-    max_total: float = 600.0
-    jitter: float = 0.25  # +/- this fraction of the delay
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """The pause before attempt `attempt + 1` (attempt counts from 1)."""
-        raw = min(self.base_delay * self.factor ** (attempt - 1), self.max_delay)
-        return max(0.0, raw * (1 + rng.uniform(-self.jitter, self.jitter)))
 
 
 @dataclass

@@ -31,7 +31,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from reconciler.apply import ActionResult, ApplyResult, EventSink, Executor, Outcome, RetryPolicy
 from reconciler.desired import DesiredFleet, DesiredInstance
 from reconciler.errors import ExitCode, ReconcilerError, RefusedError, UsageError
 from reconciler.manifest import load_fleet
@@ -54,11 +53,14 @@ from reconciler.plan import (
 from reconciler.plan.diff import wants_update_check
 from reconciler.plan.residency import assess, learn
 from reconciler.probe import DEFAULT_MAX_IN_FLIGHT, ClientFactory, Observer, client_config
-from reconciler.state import HistoryRecord, LockHolder, ServerLocks, StateDir, lock_dir_path
+from reconciler.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    # the notifications are imported where they are used: a plan needs none
+    # the executor, the notifications, the apply history and the locks are imported where
+    # they are used: a plan needs none of them
+    from reconciler.apply import ActionResult, ApplyResult, EventSink
     from reconciler.notify import ReconcileFacts
+    from reconciler.state import HistoryRecord, LockHolder, StateDir
 
 
 def load_desired(paths: Sequence[Path]) -> DesiredFleet:
@@ -118,6 +120,8 @@ class KeptLoaded:
 
     def applied(self, result: ApplyResult) -> None:
         """After an apply: the models each instance that got loads should now have loaded."""
+        from reconciler.apply import Outcome
+
         loads: dict[str, set[ModelName]] = {}
         for r in result.results:
             if r.action.kind is ActionKind.LOAD and r.outcome is Outcome.DONE:
@@ -231,6 +235,8 @@ class Reconciler:
         if made.refused:
             reasons = "; ".join(r.message for r in made.refusals)
             raise RefusedError(f"the plan was refused by a safety guard: {reasons}")
+        from reconciler.apply import Executor
+
         started = _now()
         executor = Executor(
             client_for=lambda name: self._client(desired, name),
@@ -679,6 +685,8 @@ def lock_servers(
 ) -> AbstractContextManager[list[LockHolder]]:
     """Hold the machine-wide lock of every server the plan changes, so that no other apply,
     from any working copy, changes one of them at the same time (see `ServerLocks`)."""
+    from reconciler.state import ServerLocks, lock_dir_path
+
     keys: set[str] = set()
     for ip in made.instances:
         instance = desired.instance(ip.instance)
@@ -688,6 +696,8 @@ def lock_servers(
 
 
 def _history(results: Sequence[ActionResult], started: str) -> list[HistoryRecord]:
+    from reconciler.state import HistoryRecord
+
     run_id = uuid.uuid4().hex[:12]
     finished = _now()
     return [

@@ -21,12 +21,10 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 
 from reconciler.names import ModelName
-from reconciler.ollama.chat_options import ChatOptionArgs, ChatOptions
-from reconciler.ollama.completion import collect_chat, collect_generate
 from reconciler.ollama.config import ClientConfig, display_url
 from reconciler.ollama.diagnosis import Call, protocol_error
 from reconciler.ollama.errors import ModelNameRejected, RequestRejected
-from reconciler.ollama.payloads import KeepAlive, chat_messages, keep_alive_value, with_optional
+from reconciler.ollama.payloads import KeepAlive, keep_alive_value, with_optional
 from reconciler.ollama.replies import (
     model_list,
     parse_replies,
@@ -37,25 +35,27 @@ from reconciler.ollama.replies import (
 )
 from reconciler.ollama.session import Session
 from reconciler.ollama.streaming import Limits
-from reconciler.ollama.types import (
-    ChatChunk,
-    ChatMessage,
-    ChatResult,
-    CreateProgress,
-    EmbedResult,
-    GenerateChunk,
-    GenerateResult,
-    ModelEntry,
-    PullProgress,
-    RunningModel,
-    ShowResponse,
-)
+from reconciler.ollama.types import ModelEntry, RunningModel, ShowResponse
 
+# The chat, generate and progress models and options are imported by the calls that use them:
+# a plan makes none of those calls (see docs/architecture.md, Performance).
 if TYPE_CHECKING:
     from typing import Unpack
 
+    from reconciler.ollama.chat_options import ChatOptionArgs, ChatOptions
+    from reconciler.ollama.generation import (
+        ChatChunk,
+        ChatMessage,
+        ChatResult,
+        EmbedResult,
+        GenerateChunk,
+        GenerateResult,
+    )
+    from reconciler.ollama.progress import CreateProgress, PullProgress
+
+    Messages = Sequence[ChatMessage | Mapping[str, Any]]
+
 Model = str | ModelName
-Messages = Sequence[ChatMessage | Mapping[str, Any]]
 
 
 class OllamaClient:
@@ -129,6 +129,8 @@ class OllamaClient:
 
     async def pull(self, model: Model, *, insecure: bool = False) -> AsyncIterator[PullProgress]:
         """Pull a model, yielding progress; ends after `success` (ProtocolError otherwise)."""
+        from reconciler.ollama.progress import PullProgress
+
         name = self._name(model, "pull")
         call = self._session.call("pull", "pull", model=name)
         body = {"model": name, "insecure": insecure, "stream": True}
@@ -186,6 +188,8 @@ class OllamaClient:
     ) -> AsyncIterator[CreateProgress]:
         """Build a model on the server from `from_` (it may pull it) or from uploaded blobs
         (`files`: file name → `sha256:<hex>`, each pushed with `push_blob` first)."""
+        from reconciler.ollama.progress import CreateProgress
+
         name = self._name(model, "create")
         base = self._name(from_, "create") if from_ is not None else None
         call = self._session.call("create", "create", model=name, base=base)
@@ -229,6 +233,8 @@ class OllamaClient:
         Embedding models cannot be preloaded through generate, so they go through /api/embed
         with no input.
         """
+        from reconciler.ollama.generation import EmbedResult, GenerateChunk
+
         name = self._name(model, "load")
         call = self._session.call("embed" if embedding else "generate", "load", model=name)
         body = {"model": name, "keep_alive": self._keep_alive(call, keep_alive)}
@@ -242,6 +248,8 @@ class OllamaClient:
         capability checks, so embedding models go this way too (/api/embed would load the model
         first). Ollama evicts asynchronously, so /api/ps may list it briefly.
         """
+        from reconciler.ollama.generation import GenerateChunk
+
         name = self._name(model, "unload")
         call = self._session.call("generate", "unload", model=name)
         data = await self._session.fetch_json(call, {"model": name, "keep_alive": 0})
@@ -254,6 +262,10 @@ class OllamaClient:
 
         `settings` are those of `ChatOptions`; `system` comes first among the messages.
         """
+        from reconciler.ollama.chat_options import ChatOptions
+        from reconciler.ollama.generation import ChatChunk
+        from reconciler.ollama.payloads import chat_messages
+
         name = self._name(model, "chat")
         call = self._session.call("chat", "chat", model=name)
         given = ChatOptions(**settings)
@@ -271,6 +283,8 @@ class OllamaClient:
         self, model: Model, messages: Messages, **settings: Unpack[ChatOptionArgs]
     ) -> ChatResult:
         """The whole chat reply, with metrics and client-side time to first token."""
+        from reconciler.ollama.completion import collect_chat
+
         chunks = self.chat(model, messages, **settings)
         return await collect_chat(chunks, self._clock, str(model))
 
@@ -278,6 +292,9 @@ class OllamaClient:
         self, model: Model, prompt: str, **settings: Unpack[ChatOptionArgs]
     ) -> AsyncIterator[GenerateChunk]:
         """Stream a completion of `prompt`; the last chunk has `done=True` and the metrics."""
+        from reconciler.ollama.chat_options import ChatOptions
+        from reconciler.ollama.generation import GenerateChunk
+
         name = self._name(model, "generate")
         call = self._session.call("generate", "generate", model=name)
         body = self._body(
@@ -292,6 +309,8 @@ class OllamaClient:
         self, model: Model, prompt: str, **settings: Unpack[ChatOptionArgs]
     ) -> GenerateResult:
         """The whole completion, with metrics and client-side time to first token."""
+        from reconciler.ollama.completion import collect_generate
+
         chunks = self.generate(model, prompt, **settings)
         return await collect_generate(chunks, self._clock, str(model))
 
@@ -305,6 +324,8 @@ class OllamaClient:
         keep_alive: KeepAlive | None = None,
     ) -> EmbedResult:
         """Embedding vectors of one text or of several."""
+        from reconciler.ollama.generation import EmbedResult
+
         name = self._name(model, "embed")
         call = self._session.call("embed", "embed", model=name)
         body = with_optional(

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from reconciler.ollama.types import ChatChunk, ChatResult, GenerateChunk, GenerateResult, Metrics
+from reconciler.ollama.generation import (
+    ChatChunk,
+    ChatResult,
+    GenerateChunk,
+    GenerateResult,
+    Metrics,
+)
 
 
 async def collect_chat(

@@ -11,7 +11,6 @@ that echoes the request's headers shows no part of a credential.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import ssl
@@ -403,6 +402,8 @@ def _plain_text(text: str) -> str:
     """An HTML page as its words on one line; any other text as it is."""
     if not text.startswith("<") or not _HTML_TAG.search(text):
         return text
+    import html  # only an HTML error page needs it
+
     words = _HTML_TAG.sub(" ", _HTML_DROP.sub(" ", text))
     return " ".join(html.unescape(words).split())
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.ollama.types import ChatMessage
+if TYPE_CHECKING:
+    from reconciler.ollama.generation import ChatMessage
 
 _GO_DURATION = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+|[-+]?0")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)")
@@ -49,6 +50,8 @@ def chat_messages(
     messages: Sequence[ChatMessage | Mapping[str, Any]], system: str | None
 ) -> list[dict[str, Any]]:
     """The `messages` array, with `system` (if given) as a leading system message."""
+    from reconciler.ollama.generation import ChatMessage  # only chats need the chat models
+
     out = [m.to_request() if isinstance(m, ChatMessage) else dict(m) for m in messages]
     if system is not None:
         out.insert(0, {"role": "system", "content": system})

@@ -16,7 +16,6 @@ docs/security.md, Secrets in output.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from collections.abc import Iterable
@@ -33,6 +32,8 @@ _WORD_CHAR = "A-Za-z0-9"
 
 def encoded_forms(secret: str) -> set[str]:
     """`secret` and the forms an echoing server may show it in."""
+    import html  # loaded by the first secret: a fleet without any never needs it
+
     raw = secret.encode("utf-8", "surrogatepass")
     json_text = json.dumps(secret)[1:-1]
     go_json = json_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from reconciler.ollama.diagnosis import Call, protocol_error
-from reconciler.ollama.types import ChatChunk, GenerateChunk, PullProgress
+
+if TYPE_CHECKING:  # the stream models are loaded by the calls that stream: a plan makes none
+    from reconciler.ollama.generation import ChatChunk, GenerateChunk
+    from reconciler.ollama.progress import PullProgress
 
 R = TypeVar("R", bound=BaseModel)
-P = TypeVar("P", bound=PullProgress)
-G = TypeVar("G", ChatChunk, GenerateChunk)
+P = TypeVar("P", bound="PullProgress")
+G = TypeVar("G", "ChatChunk", "GenerateChunk")
 
 
 def parse_reply(call: Call, kind: type[R], data: Any) -> R:

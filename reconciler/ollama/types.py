@@ -1,8 +1,11 @@
-"""Typed replies of the Ollama API (docs/ollama-api.md, Inventory), as pydantic models.
+"""Typed replies of the Ollama API about what a server has (docs/ollama-api.md, Inventory), as
+pydantic models: installed models (tags), one model's details (show), loaded models (ps).
 
 Only the fields the project uses are declared; unknown fields are ignored so newer servers keep
 working. Digests come out in one spelling (bare lowercase hex) whatever the server sent, times as
-timezone-aware datetimes, and show's padded `parameters` text as a dict.
+timezone-aware datetimes, and show's padded `parameters` text as a dict. The replies of streams
+and generations are in `progress` and `generation`, loaded only by the calls that read them:
+a plan reads none (see docs/architecture.md, Performance).
 """
 
 from __future__ import annotations
@@ -10,7 +13,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from reconciler.ollama.parameters import parse_parameters
 
@@ -45,21 +55,15 @@ Digest = Annotated[str, BeforeValidator(_digest)]
 Names = Annotated[tuple[str, ...], BeforeValidator(_empty)]
 Text = Annotated[str | None, BeforeValidator(_blank_is_none)]
 Time = Annotated[datetime | None, AfterValidator(_aware)]
-METRIC_FIELDS = (
-    "total_duration",
-    "load_duration",
-    "prompt_eval_count",
-    "prompt_eval_duration",
-    "eval_count",
-    "eval_duration",
-)
 
 
-class _Reply(BaseModel):
+class Reply(BaseModel):
+    """The base of every reply model: frozen, unknown fields ignored, built on first use."""
+
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
-class ModelDetails(_Reply):
+class ModelDetails(Reply):
     """`details` of tags, show and ps: family, size class, quantisation (blank → None)."""
 
     parent_model: Text = None
@@ -72,7 +76,7 @@ class ModelDetails(_Reply):
     embedding_length: int | None = None
 
 
-class ModelEntry(_Reply):
+class ModelEntry(Reply):
     """One installed model, from `/api/tags`."""
 
     name: str
@@ -80,7 +84,8 @@ class ModelEntry(_Reply):
     modified_at: Time = None
     size: int = 0
     digest: Digest = ""
-    details: ModelDetails = ModelDetails()
+    # made when a reply lacks it: a default instance would build a validator at import
+    details: ModelDetails = Field(default_factory=ModelDetails)
     capabilities: Names = ()
     remote_model: str | None = None
     remote_host: str | None = None
@@ -98,7 +103,7 @@ class ModelEntry(_Reply):
         return self.details.context_length
 
 
-class ShowResponse(_Reply):
+class ShowResponse(Reply):
     """`/api/show`: details, capabilities, model_info and the Modelfile pieces of one model."""
 
     license: str = ""
@@ -107,7 +112,7 @@ class ShowResponse(_Reply):
     parameters: dict[str, Any] = {}
     template: str = ""
     system: str = ""
-    details: ModelDetails = ModelDetails()
+    details: ModelDetails = Field(default_factory=ModelDetails)
     model_info: dict[str, Any] = {}
     projector_info: dict[str, Any] = {}
     capabilities: Names = ()
@@ -145,7 +150,7 @@ class ShowResponse(_Reply):
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-class RunningModel(_Reply):
+class RunningModel(Reply):
     """One model loaded in memory, from `/api/ps`."""
 
     name: str
@@ -153,7 +158,7 @@ class RunningModel(_Reply):
     size: int = 0
     size_vram: int = 0
     digest: Digest = ""
-    details: ModelDetails = ModelDetails()
+    details: ModelDetails = Field(default_factory=ModelDetails)
     expires_at: Time = None
     context_length: int | None = None  # the num_ctx it was loaded with, not its maximum
 
@@ -161,140 +166,3 @@ class RunningModel(_Reply):
     def kept_forever(self) -> bool:
         """Whether it was loaded with a negative keep_alive (it expires centuries from now)."""
         return self.expires_at is not None and self.expires_at.year >= _FOREVER_YEAR
-
-
-class PullProgress(_Reply):
-    """One line of a pull: a status, and for a layer its digest, total and completed bytes."""
-
-    status: str
-    digest: Digest | None = None
-    total: int | None = None
-    completed: int = 0  # Ollama omits it while it is 0
-
-    @property
-    def done(self) -> bool:
-        """Whether this is the final `success` line."""
-        return self.status == "success"
-
-
-class CreateProgress(PullProgress):
-    """One line of a create (it may include the lines of pulling the base model)."""
-
-
-class Metrics(_Reply):
-    """Timings (nanoseconds) and token counts of a finished generation."""
-
-    total_duration: int | None = None
-    load_duration: int | None = None
-    prompt_eval_count: int | None = None
-    prompt_eval_duration: int | None = None
-    eval_count: int | None = None
-    eval_duration: int | None = None
-
-    @property
-    def tokens_per_second(self) -> float | None:
-        """Generation speed, `eval_count / eval_duration * 1e9` (None when not reported)."""
-        if not self.eval_count or not self.eval_duration:
-            return None
-        return self.eval_count / self.eval_duration * 1e9
-
-
-class ChatMessage(_Reply):
-    """One chat message, sent or received."""
-
-    role: str
-    content: str = ""
-    thinking: str | None = None
-    images: tuple[str, ...] | None = None
-    tool_calls: tuple[dict[str, Any], ...] | None = None
-    tool_name: str | None = None
-
-    def to_request(self) -> dict[str, Any]:
-        """The JSON form Ollama expects (unset fields left out)."""
-        return self.model_dump(exclude_none=True, mode="json")
-
-
-def _with_metrics(data: Any) -> Any:
-    if isinstance(data, dict) and data.get("done"):
-        return {**data, "metrics": {k: data.get(k) for k in METRIC_FIELDS}}
-    return data
-
-
-class ChatChunk(_Reply):
-    """One line of a chat stream; the last has `done=True`, `done_reason` and `metrics`."""
-
-    model: str = ""
-    created_at: Time = None
-    message: ChatMessage = ChatMessage(role="assistant")
-    done: bool = False
-    done_reason: str | None = None
-    metrics: Metrics | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _final_metrics(cls, data: Any) -> Any:
-        return _with_metrics(data)
-
-    @property
-    def content(self) -> str:
-        """The text this chunk adds."""
-        return self.message.content
-
-
-class GenerateChunk(_Reply):
-    """One line of a generate stream; the last has `done=True`, `done_reason` and `metrics`."""
-
-    model: str = ""
-    created_at: Time = None
-    response: str = ""
-    thinking: str | None = None
-    done: bool = False
-    done_reason: str | None = None
-    context: tuple[int, ...] | None = None
-    metrics: Metrics | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _final_metrics(cls, data: Any) -> Any:
-        return _with_metrics(data)
-
-
-class ChatResult(_Reply):
-    """A whole chat reply, with the server's metrics and client-side timings (seconds)."""
-
-    model: str
-    content: str
-    thinking: str = ""
-    tool_calls: tuple[dict[str, Any], ...] = ()
-    done_reason: str | None = None
-    metrics: Metrics
-    time_to_first_token: float | None = None
-    elapsed: float
-
-
-class GenerateResult(_Reply):
-    """A whole generate reply, with the server's metrics and client-side timings (seconds)."""
-
-    model: str
-    content: str
-    thinking: str = ""
-    done_reason: str | None = None
-    context: tuple[int, ...] | None = None
-    metrics: Metrics
-    time_to_first_token: float | None = None
-    elapsed: float
-
-
-class EmbedResult(_Reply):
-    """Embedding vectors (L2-normalised by the server), one per input."""
-
-    model: str = ""
-    embeddings: list[list[float]]
-    metrics: Metrics = Metrics()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _collect_metrics(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {**data, "metrics": {k: data.get(k) for k in METRIC_FIELDS}}
-        return data

@@ -12,7 +12,6 @@ from datetime import datetime
 
 from reconciler.desired import DesiredFleet
 from reconciler.plan.document import Action, Hold, Plan
-from reconciler.syncwindows import hold
 
 
 def hold_by_windows(made: Plan, desired: DesiredFleet, now: datetime) -> Plan:
@@ -54,6 +53,9 @@ def next_release(made: Plan) -> datetime | None:
 def _hold(
     desired: DesiredFleet, labels: dict[str, str], action: Action, now: datetime
 ) -> Hold | None:
+    # the calendar (croniter, zoneinfo) is loaded only for a Fleet that declares windows
+    from reconciler.syncwindows import hold
+
     found = hold(desired.sync_windows, labels, action.kind.value, now)
     if found is None:
         return None

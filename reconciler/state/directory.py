@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.errors import StateError
-from reconciler.state import history, probes, showcache
+from reconciler.state import probes, showcache
 from reconciler.state.database import (
     Opener,
     Problem,
@@ -33,21 +33,14 @@ from reconciler.state.database import (
     set_aside,
 )
 from reconciler.state.defaults import DEFAULT_RETENTION, STATE_DIR_ENV
-from reconciler.state.history import HistoryRecord
-from reconciler.state.lock import (
-    LockHolder,
-    Waiting,
-    current_holder,
-    hold,
-    me,
-    now_text,
-    refusal,
-)
 from reconciler.state.probes import ChatRecord, ProbeRecord
 
 if TYPE_CHECKING:
-    # the figures of `orc status`: only the feed passed in uses them
+    # the figures of `orc status`: only the feed passed in uses them; the apply history and
+    # the lock are imported by the methods that use them, which a plan calls none of
     from reconciler.state.figures import FigureFeed, FleetFigures
+    from reconciler.state.history import HistoryRecord
+    from reconciler.state.lock import LockHolder
 
 BUSY_TIMEOUT = 10.0  # seconds, in all, that one operation waits for a busy database
 _RETRY_PAUSE = 0.05  # between attempts when SQLite reports busy without waiting itself
@@ -135,6 +128,8 @@ class StateDir:
         if not shows or self._without_cache:
             return
         try:
+            from reconciler.state.lock import now_text
+
             self._run(lambda db: showcache.store_shows(db, shows, now_text()))
         except StateUnwritable as exc:
             self._skip_cache(exc)
@@ -180,6 +175,8 @@ class StateDir:
 
     def apply_history_since(self, since: str, instance: str | None = None) -> list[HistoryRecord]:
         """Applied actions that finished at `since` (`YYYY-MM-DDTHH:MM:SSZ`) or later."""
+        from reconciler.state import history
+
         return self._run(lambda db: history.read_since(db, since, instance))
 
     def _quietly(
@@ -199,12 +196,16 @@ class StateDir:
 
     def record_history(self, records: Iterable[HistoryRecord]) -> None:
         """Append the outcomes of one apply run."""
+        from reconciler.state import history
+
         rows = list(records)
         if rows:
             self._run(lambda db: history.record_history(db, rows))
 
     def history(self, limit: int = 100) -> list[HistoryRecord]:
         """The most recent history records, newest last."""
+        from reconciler.state import history
+
         return self._run(lambda db: history.read_history(db, limit))
 
     @contextlib.contextmanager
@@ -218,6 +219,8 @@ class StateDir:
         poll: float = 0.2,
     ) -> Iterator[LockHolder]:
         """Hold the apply lock; wait up to `timeout` seconds, then refuse, naming the holder."""
+        from reconciler.state.lock import Waiting, hold, me, refusal
+
         self._ensure_dir()
         holder = me(command)
         waiting = Waiting(clock() + max(timeout, 0.0), clock, sleep, poll)
@@ -315,6 +318,8 @@ class StateDir:
     def _error(self, exc: sqlite3.Error, problem: Problem) -> StateError:
         path = self.db_path
         if problem is Problem.BUSY:
+            from reconciler.state.lock import current_holder
+
             holder = current_holder(self.path / "lock")
             who = f"another orc process holds it ({holder.describe()})" if holder else ""
             return StateBusy(

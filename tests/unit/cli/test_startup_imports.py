@@ -3,9 +3,11 @@
 `orc validate` of plain instances needs the manifest loader and nothing of the network, the
 state directory, the sync-window calendar or the schema checker; the flags every command shares
 need neither the loader nor SQLite; `orc plan` without colour needs no rich, none of the status
-or HTML renderers, no notifications and none of the figures of `orc status`. Each probe runs in
-a fresh interpreter, and the hostile case shows that the same probe does see those modules when
-the manifests (or a terminal) call for them.
+or HTML renderers, no notifications and none of the figures of `orc status`, and nothing of what
+only carrying out a plan or chatting needs: the executor, the apply history, the locks, the chat,
+generate and progress reply models, the sync-window calendar. Each probe runs in a fresh
+interpreter, and the hostile case shows that the same probe does see those modules when the
+manifests, a terminal or `orc apply` call for them.
 """
 
 from __future__ import annotations
@@ -72,6 +74,20 @@ NOT_FOR_PLAN = (
     "reconciler.report.plan_json",
     "reconciler.report.plan_markdown",
     "reconciler.state.figures",
+)
+
+# Loaded by `orc apply`, `orc watch`, `orc chat-test` or a Fleet with sync windows: never by a plan
+# (of a fleet without windows).
+NOT_FOR_PLAN_ONLY_FOR_APPLY = (
+    "reconciler.apply",
+    "reconciler.ollama.generation",
+    "reconciler.ollama.progress",
+    "reconciler.ollama.chat_options",
+    "reconciler.ollama.completion",
+    "reconciler.state.history",
+    "reconciler.state.lock",
+    "reconciler.state.serverlocks",
+    "reconciler.syncwindows",
 )
 
 
@@ -157,9 +173,11 @@ def test_the_state_names_are_the_real_ones() -> None:
     assert sorted(state.__all__) == sorted(state._LAZY)
 
 
-def _plan(manifests: Path, state_dir: Path, *, terminal: bool) -> dict[str, object]:
-    """`orc plan MANIFESTS` in a fresh interpreter, printing to a terminal or not: its exit
-    code, what it printed and the modules it loaded."""
+def _plan(
+    manifests: Path, state_dir: Path, *, terminal: bool, command: tuple[str, ...] = ("plan",)
+) -> dict[str, object]:
+    """`orc plan MANIFESTS` (or another command) in a fresh interpreter, printing to a terminal
+    or not: its exit code, what it printed and the modules it loaded."""
     code = (
         "import contextlib, io, json, os, sys\n"
         "os.environ.pop('NO_COLOR', None)\n"
@@ -168,7 +186,8 @@ def _plan(manifests: Path, state_dir: Path, *, terminal: bool) -> dict[str, obje
         "from reconciler.cli.main import main\n"
         "out = Out()\n"
         "with contextlib.redirect_stdout(out):\n"
-        f"    code = main(['plan', {str(manifests)!r}, '--state-dir', {str(state_dir)!r}])\n"
+        f"    args = [*{list(command)!r}, {str(manifests)!r}, '--state-dir', {str(state_dir)!r}]\n"
+        "    code = main(args)\n"
         "print(json.dumps({'code': code, 'out': out.getvalue(), 'modules': sorted(sys.modules)}))\n"
     )
     return _run(code)
@@ -197,3 +216,70 @@ def test_a_plan_without_colour_loads_neither_rich_nor_status_nor_notifications(
     assert coloured["code"] == 0
     assert "\x1b[" in str(coloured["out"])
     assert _loaded(coloured["modules"], NOT_FOR_PLAN) == ["rich"]
+
+
+def test_a_plan_loads_nothing_that_only_applying_or_chatting_needs(tmp_path: Path) -> None:
+    """A steady-state plan against a simulated server (its show replies cached by the plan
+    before) loads no executor, apply history, locks, chat/generate or progress reply models, or
+    calendar; `orc apply --yes` of the same manifests (a pull and a load), the hostile case,
+    loads every one of them but the calendar and the chat options, and a Fleet with sync
+    windows brings the calendar in."""
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    with BackgroundFleet([SimInstanceConfig("one", models=("llama3.2:3b",))]) as fleet:
+        (manifests / "one.yaml").write_text(
+            INSTANCE.replace("http://127.0.0.1:11434", fleet.url("one")).replace(
+                "[{name: llama3.2:3b, keepLoaded: true}]",
+                "[{name: llama3.2:3b, keepLoaded: true}, {name: llama3.2:1b}]",
+            )
+        )
+        _plan(manifests, tmp_path / "state", terminal=False)  # fills the show cache
+        planned = _plan(manifests, tmp_path / "state", terminal=False)
+        applied = _plan(manifests, tmp_path / "state", terminal=False, command=("apply", "-y"))
+        (manifests / "fleet.yaml").write_text(FLEET_WITH_WINDOWS)
+        windowed = _plan(manifests, tmp_path / "state", terminal=False)
+    assert planned["code"] == 0
+    assert "  + pull llama3.2:1b" in str(planned["out"])
+    assert _loaded(planned["modules"], NOT_FOR_PLAN_ONLY_FOR_APPLY) == []
+    assert _loaded(planned["modules"], ("html",)) == []  # only HTML error pages and secrets
+    assert applied["code"] == 0, applied["out"]
+    assert _loaded(applied["modules"], NOT_FOR_PLAN_ONLY_FOR_APPLY) == [
+        "reconciler.apply",
+        "reconciler.ollama.generation",
+        "reconciler.ollama.progress",
+        "reconciler.state.history",
+        "reconciler.state.lock",
+        "reconciler.state.serverlocks",
+    ]
+    assert windowed["code"] == 0
+    assert _loaded(windowed["modules"], NOT_FOR_PLAN_ONLY_FOR_APPLY) == ["reconciler.syncwindows"]
+
+
+def test_the_inventory_replies_build_no_validator_at_import() -> None:
+    """Importing the client builds no reply validator (each is built when a reply is first
+    read), and loads none of the chat, generate or progress models."""
+    code = (
+        "import json, sys\n"
+        "from reconciler.ollama import OllamaClient\n"
+        "from reconciler.ollama import types\n"
+        "built = [n for n in ('ModelDetails', 'ModelEntry', 'RunningModel', 'ShowResponse')\n"
+        "         if getattr(types, n).__pydantic_complete__]\n"
+        "print(json.dumps({'built': built, 'modules': sorted(sys.modules)}))\n"
+    )
+    found = _run(code)
+    assert found["built"] == []
+    assert _loaded(found["modules"], NOT_FOR_PLAN_ONLY_FOR_APPLY) == []
+
+
+def test_the_client_names_are_the_real_ones() -> None:
+    """The client package's names, imported on first use, are the very objects of their
+    modules, and every one it lists can be had."""
+    from reconciler import ollama
+    from reconciler.ollama import client, generation, progress, types
+
+    assert ollama.OllamaClient is client.OllamaClient
+    assert ollama.ChatChunk is generation.ChatChunk
+    assert ollama.PullProgress is progress.PullProgress
+    assert ollama.ModelEntry is types.ModelEntry
+    assert sorted(ollama.__all__) == sorted(ollama._LAZY)
+    assert all(getattr(ollama, name) is not None for name in ollama.__all__)
