@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -364,22 +364,17 @@ class Observer:
             # the reply is kept with its description, so its id stays its own
             known = self._described[key] = (show, _described(entry, show))
         shown = known[1]
-        return ObservedModel(
-            name=self._name(entry.name),
-            digest=entry.digest,
-            size=entry.size,
-            modified_at=str(entry.modified_at) if entry.modified_at else None,
-            family=shown.family,
-            parameter_size=shown.parameter_size,
-            quantization=shown.quantization,
-            context_length=shown.context_length,
-            capabilities=shown.capabilities,
-            system=shown.system,
-            template=shown.template,
-            parameters=shown.parameters,
-            weights=shown.weights,
-            loaded=running is not None,
-            loaded_until=running.expires_at if running else None,
+        stamp = entry.modified_at
+        return _observed_model(
+            (
+                self._name(entry.name),
+                entry.digest,
+                entry.size,
+                stamp.isoformat(" ") if stamp else None,
+                *shown,
+                running is not None,
+                running.expires_at if running else None,
+            )
         )
 
     def _name(self, name: str) -> names.ModelName:
@@ -544,6 +539,21 @@ def weights_digest(modelfile: str) -> str | None:
     docs/ollama-api.md, Weights files."""
     found = _FROM_BLOB.search(modelfile)
     return found.group(1) if found else None
+
+
+_OBSERVED_FIELDS = tuple(f.name for f in fields(ObservedModel))
+_PUT = tuple(getattr(ObservedModel, name).__set__ for name in _OBSERVED_FIELDS)
+
+
+def _observed_model(values: tuple[Any, ...]) -> ObservedModel:
+    """`ObservedModel(*values)`: the fields in their order, each set into its slot as the frozen
+    dataclass's `__init__` sets it (there is no `__post_init__`), without the keyword call and
+    the `object.__setattr__` per field, which cost as much CPU as the rest of describing a model
+    (a round of 200 instances of 30 models describes 6,000)."""
+    model: ObservedModel = object.__new__(ObservedModel)
+    for put, value in zip(_PUT, values, strict=True):
+        put(model, value)
+    return model
 
 
 class _Description(NamedTuple):
