@@ -47,7 +47,7 @@ from reconciler.ollama.tls import (
     warn_if_unverified,
     watching_handshakes,
 )
-from reconciler.ollama.transport import KeepAliveTransport
+from reconciler.ollama.transport import KeepAliveTransport, ReplyBody
 
 logger = logging.getLogger("reconciler.ollama")
 for _name in ("httpx", "httpcore"):
@@ -322,6 +322,10 @@ async def _body(response: httpx.Response) -> bytes:
     """
     if response.is_stream_consumed or "content-encoding" in response.headers:
         return await response.aread()
+    stream = response.stream
+    if isinstance(stream, ReplyBody):  # our transport's: read whole, as aiter_raw would give it
+        response.is_stream_consumed = True
+        return await stream.read_all()
     return b"".join([part async for part in response.aiter_raw()])
 
 

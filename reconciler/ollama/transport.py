@@ -190,7 +190,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             framing = _framing(request.method, status, headers, request)
             keep = version == b"HTTP/1.1" and not _has_token(headers, b"connection", b"close")
             keep = keep and sent
-            body = _Body(
+            body = ReplyBody(
                 pool=self,
                 key=key,
                 wire=wire,
@@ -281,7 +281,7 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         wire.close()
 
 
-class _Body(httpx.AsyncByteStream):
+class ReplyBody(httpx.AsyncByteStream):
     """The body of one reply, read as it arrives; closing it gives the connection back."""
 
     def __init__(
@@ -326,6 +326,23 @@ class _Body(httpx.AsyncByteStream):
         wire, self._wire = self._wire, None
         if wire is not None:
             self._pool._release(self._key, wire, self._keep and self._complete)
+
+    async def read_all(self) -> bytes:
+        """The whole body, as joining every piece of iterating it gives (the same errors).
+
+        A body of known length that has arrived whole already (an ordinary reply: one read
+        brought its head and body) is taken in one step, without an iteration per piece.
+        """
+        wire, framing = self._wire, self._framing
+        if (
+            wire is not None
+            and not self._complete
+            and isinstance(framing, int)
+            and len(wire.buffer) >= framing
+        ):
+            self._complete = True
+            return wire.take(framing)
+        return b"".join([piece async for piece in self])
 
     async def _sized(self, wire: _Wire, remaining: int) -> AsyncIterator[bytes]:
         while remaining:

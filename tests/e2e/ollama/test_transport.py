@@ -24,7 +24,7 @@ from reconciler.ollama import (
     tls,
 )
 from reconciler.ollama.session import environment_proxies
-from reconciler.ollama.transport import MAX_HEAD, KeepAliveTransport
+from reconciler.ollama.transport import MAX_HEAD, KeepAliveTransport, ReplyBody
 
 Answer = bytes | Callable[[bytes], bytes] | None  # None: close without answering
 
@@ -441,3 +441,73 @@ async def test_an_answer_given_before_the_body_was_taken_is_read_not_lost() -> N
         response = await client.post("/api/blobs/sha256:00", content=upload())
     assert response.status_code == 401
     assert response.text == "no such user"
+
+
+# -- whole replies read by the session ----------------------------------------------------------
+
+
+async def test_the_client_reads_whole_replies_and_reuses_the_connection() -> None:
+    answers: list[Answer] = [ok(), ok(b'{"models":[]}'), ok(b'{"version":"0.13.0"}')]
+    server = RawServer(answers)
+    async with serving(server), OllamaClient(ClientConfig("one", server.url)) as ollama:
+        assert await ollama.version() == "0.12.6"
+        assert await ollama.list_models() == []
+        assert await ollama.version() == "0.13.0"
+    assert server.connections == 1
+
+
+async def test_the_client_reads_a_body_that_arrives_after_its_head() -> None:
+    body = b'{"version":"' + b"9" * 5000 + b'"}'
+
+    async def slow_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server.connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+        await writer.drain()
+        for start in range(0, len(body), 1000):
+            await asyncio.sleep(0.01)
+            writer.write(body[start : start + 1000])
+            await writer.drain()
+        await reader.read()  # until the client hangs up
+
+    server = RawServer([])
+    server.handle = slow_body  # type: ignore[method-assign]
+    async with serving(server), OllamaClient(ClientConfig("one", server.url)) as ollama:
+        assert await ollama.version() == "9" * 5000
+
+
+async def test_the_client_takes_only_its_reply_and_drops_a_connection_with_more() -> None:
+    planted = ok(b'{"version":"planted"}')
+    answers: list[Answer] = [ok() + planted, ok(b'{"version":"real"}')]
+    server = RawServer(answers)
+    async with serving(server), OllamaClient(ClientConfig("one", server.url)) as ollama:
+        assert await ollama.version() == "0.12.6"
+        await asyncio.sleep(0.05)
+        assert await ollama.version() == "real"
+    assert server.connections == 2
+
+
+async def test_a_body_cut_short_is_a_lost_connection_for_the_client() -> None:
+    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = RawServer([])
+    server.handle = cut  # type: ignore[method-assign]
+    async with serving(server), OllamaClient(ClientConfig("one", server.url)) as ollama:
+        with pytest.raises(OllamaUnreachable, match="complete message body"):
+            await ollama.version()
+
+
+async def test_a_reply_that_arrived_whole_is_taken_in_one_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_iteration(self: ReplyBody) -> AsyncIterator[bytes]:
+        raise AssertionError("a whole reply was read piece by piece")
+
+    monkeypatch.setattr(ReplyBody, "__aiter__", no_iteration)
+    server = RawServer([ok()])
+    async with serving(server), OllamaClient(ClientConfig("one", server.url)) as ollama:
+        assert await ollama.version() == "0.12.6"

@@ -90,3 +90,62 @@ async def test_both_ways_observe_the_same() -> None:
             second.version,
             second.models,
         )
+
+
+@dataclass
+class Counter:
+    """Instances being probed at once, across the whole fleet, and the order they started in."""
+
+    active: int = 0
+    most_active: int = 0
+    started: list[str] = field(default_factory=list)
+
+
+def counted(counter: Counter, slots: int = 64, parallelism: int | None = None) -> Observer:
+    async def handle(request: httpx.Request) -> httpx.Response:
+        host = request.url.host.removesuffix(".test")
+        if request.url.path == "/api/tags":  # the first request of a one-by-one probe
+            counter.started.append(host)
+            counter.active += 1
+            counter.most_active = max(counter.most_active, counter.active)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        if request.url.path == "/api/version":  # the last one of a plan's probe
+            counter.active -= 1
+            return httpx.Response(200, json={"version": "0.12.6"})
+        return httpx.Response(200, json=TAGS)
+
+    def factory(config: ClientConfig) -> OllamaClient:
+        return OllamaClient(config, transport=httpx.MockTransport(handle))
+
+    return Observer(
+        None,
+        factory,
+        env={},
+        max_in_flight=slots,
+        parallelism=parallelism,
+        loaded_where_planned=True,
+    )
+
+
+async def test_a_fleet_far_beyond_the_bound_is_probed_in_order_never_more_at_once() -> None:
+    names = [f"n{i}" for i in range(9)]
+    counter = Counter()
+    seen = await counted(counter, slots=2).fleet(fleet(names))
+    assert counter.most_active == 2
+    assert counter.started == names
+    assert list(seen.instances) == names
+    assert {i.health for i in seen.instances.values()} == {Health.HEALTHY}
+
+
+async def test_parallelism_bounds_the_instances_probed_at_once() -> None:
+    names = [f"n{i}" for i in range(7)]
+    counter = Counter()
+    seen = await counted(counter, slots=4, parallelism=3).fleet(fleet(names))
+    assert counter.most_active == 3
+    assert [i.version for i in seen.instances.values()] == ["0.12.6"] * 7
+
+
+async def test_an_empty_fleet_is_an_empty_round() -> None:
+    seen = await counted(Counter()).fleet(fleet([]))
+    assert seen.instances == {}
