@@ -367,8 +367,8 @@ class _DigestText:
     """The text `_dumps(_canonical(value))` gives, written without building the canonical form.
 
     JSON text composes: an object is its sorted members' texts joined, so the text of each
-    dataclass is written once per digest and reused wherever the same object appears again (a
-    ModelSet's models are shared by every instance it selects).
+    dataclass and tuple is written once per digest and reused wherever the same object appears
+    again (a ModelSet's models, and the tuple of them, are shared by every instance it selects).
     """
 
     def __init__(self) -> None:
@@ -391,7 +391,7 @@ class _DigestText:
         if kind is float and math.isfinite(value):
             return float.__repr__(value)
         if kind is tuple or kind is list:
-            return "[" + ",".join([self.text(v) for v in value]) + "]"
+            return self._array(value)
         if kind is dict and all(type(k) is str for k in value):
             items = sorted(value.items())
             return "{" + ",".join([f"{_quote(k)}:{self.text(v)}" for k, v in items]) + "}"
@@ -402,6 +402,16 @@ class _DigestText:
         if isinstance(value, _NOT_PLAIN_DATACLASSES) or not hasattr(value, "__dataclass_fields__"):
             return _dumps(_canonical(value))
         return self._object(value, _TEXT_FIELDS.setdefault(kind, _text_fields(value)))
+
+    def _array(self, value: tuple[Any, ...] | list[Any]) -> str:
+        """The text of a tuple (written once per object and digest: one ModelSet's models are
+        one tuple, shared by the instances it selects) or of a list."""
+        if type(value) is list:
+            return "[" + ",".join([self.text(v) for v in value]) + "]"
+        known = self._known.get(id(value))
+        if known is None:
+            known = self._known[id(value)] = "[" + ",".join([self.text(v) for v in value]) + "]"
+        return known
 
     def _object(self, value: Any, fields: _TextFields) -> str:
         """The text of a dataclass, written once per object and digest."""
