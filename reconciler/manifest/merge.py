@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from reconciler.desired import DesiredModel, WeightsFile
+from reconciler.desired import DesiredModel
 from reconciler.manifest.diagnostics import FieldPath
 from reconciler.manifest.document import YamlDocument
 from reconciler.manifest.modelnames import parse_model_name
 from reconciler.manifest.models import ModelSpec
 from reconciler.manifest.weights import is_file_source, resolve_source
 from reconciler.names import ModelName
+
+if TYPE_CHECKING:
+    from reconciler.desired import WeightsFile
 
 _SETTINGS = (
     "state",
@@ -153,6 +156,8 @@ def desired_model(
 
 def _weights(doc: YamlDocument, raw: str) -> WeightsFile:
     """The weights file of a `from`; its digest is filled in once the manifests are valid."""
+    from reconciler.desired import WeightsFile  # made on first use: few manifests need one
+
     path = resolve_source(doc.directory, raw)
     return WeightsFile(path=path.absolute(), source=raw, digest="")
 

@@ -60,6 +60,8 @@ NOT_FOR_VALIDATE = (
     "reconciler.manifest.schema",
     # pydantic's plugin lookup (which imports it to read every distribution's entry points)
     "importlib.metadata",
+    # weights files, smoke tests, sync windows, receivers
+    "reconciler.desired.features",
 )
 
 # Loaded by `orc status`, `orc watch` or a coloured plan: never by a plan printed without colour.
@@ -131,6 +133,7 @@ def test_the_probe_sees_what_windows_and_a_misspelled_field_call_for(tmp_path: P
         "croniter",
         "difflib",
         "jsonschema",
+        "reconciler.desired.features",
         "reconciler.manifest.schema",
         "reconciler.syncwindows",
     ]
@@ -162,6 +165,15 @@ def test_the_state_names_are_the_real_ones() -> None:
     assert state.StateDir is directory.StateDir
     assert state.STATE_DIR_ENV is defaults.STATE_DIR_ENV
     assert sorted(state.__all__) == sorted(state._LAZY)
+
+
+def test_the_desired_names_made_on_first_use_are_the_real_ones() -> None:
+    from reconciler import desired
+    from reconciler.desired import features
+
+    for name in desired._LAZY:
+        assert getattr(desired, name) is getattr(features, name)
+    assert desired.SyncWindow("w", "deny", "0 9 * * *", 60.0).actions == desired.SYNC_ACTIONS
 
 
 def _plan(manifests: Path, state_dir: Path, *, terminal: bool) -> dict[str, object]:
