@@ -30,6 +30,11 @@ class _ManifestSchemaGenerator(GenerateJsonSchema):
         return self.generate_inner(schema["schema"])
 
     def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        factory = schema.get("default_factory")
+        if "default" not in schema and (factory is list or factory is dict):
+            # an empty list or mapping, made anew for each document (a plain default would be
+            # deep-copied for each): the schema shows it as the default all the same
+            schema = core_schema.WithDefaultSchema(**{**schema, "default": factory()})
         generated = super().default_schema(schema)
         if "default" in generated and generated["default"] is None:
             del generated["default"]
