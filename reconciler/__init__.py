@@ -4,12 +4,17 @@ The command line (`orc`) is the main interface; this package also offers a small
 `Fleet` chats with the best available instance of a manifest fleet (priority, health, failover),
 `OllamaClient` talks to one server. They are imported on first use, so `import reconciler` stays
 light.
+
+The package's first act is to switch off pydantic's plugins for the whole process
+(`reconciler.pydanticplugins`): whichever module of orc is imported first, no validator it builds
+runs a plugin.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reconciler import pydanticplugins as _pydanticplugins  # noqa: F401 (first: see above)
 from reconciler._version import __version__
 from reconciler.lazyexports import lazy_exports
 

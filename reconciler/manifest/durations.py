@@ -5,6 +5,7 @@ Kubernetes and Go tooling write durations this way; the desired state holds floa
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -33,6 +34,7 @@ def parse_duration(value: float | str, *, allow_zero: bool = False) -> float:
     return seconds
 
 
+@functools.lru_cache(maxsize=256)  # instances mostly write the same few durations
 def _parse_text(text: str) -> float:
     position, total = 0, 0.0
     for match in _PART.finditer(text):

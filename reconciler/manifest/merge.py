@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
-from reconciler.desired import DesiredModel, WeightsFile
+from reconciler.desired import DesiredModel
 from reconciler.manifest.diagnostics import FieldPath
 from reconciler.manifest.document import YamlDocument
 from reconciler.manifest.modelnames import parse_model_name
 from reconciler.manifest.models import ModelSpec
 from reconciler.manifest.weights import is_file_source, resolve_source
 from reconciler.names import ModelName
+
+if TYPE_CHECKING:
+    from reconciler.desired import WeightsFile
 
 _SETTINGS = (
     "state",
@@ -32,8 +35,7 @@ _SETTINGS = (
 _FIELD_NAMES = {"keep_loaded": "keepLoaded", "from_": "from", "from_file": "from"}
 
 
-@dataclass(frozen=True, slots=True)
-class ModelSource:
+class ModelSource(NamedTuple):
     """One list of models: an instance's own, or a ModelSet's."""
 
     label: str  # "instance" or "modelset/<name>"
@@ -42,8 +44,7 @@ class ModelSource:
     models: Sequence[ModelSpec]
 
 
-@dataclass(frozen=True, slots=True)
-class Conflict:
+class Conflict(NamedTuple):
     """Two sources give one instance the same model with different settings."""
 
     instance: str
@@ -54,17 +55,25 @@ class Conflict:
     fields: tuple[str, ...]
 
 
-@dataclass(slots=True)
-class MergedModels:
+class MergedModels(NamedTuple):
     """The merged models of one instance, and the conflicts found."""
 
-    models: list[DesiredModel] = field(default_factory=list)
-    conflicts: list[Conflict] = field(default_factory=list)
+    models: tuple[DesiredModel, ...]
+    conflicts: list[Conflict]
 
 
-# The desired models of one fleet's sources, by source label, id of its document and path: a
-# ModelSet's entries become one frozen DesiredModel each, shared by every instance it selects.
-SharedModels = dict[tuple[str, int, FieldPath], DesiredModel | None]
+class SourceModels(NamedTuple):
+    """The desired models of one list: each valid entry with its position, and the distinct
+    models (the first of each name), which is what an instance with no other list gets."""
+
+    entries: tuple[tuple[int, DesiredModel], ...]
+    distinct: tuple[DesiredModel, ...]
+
+
+# The desired models of one fleet's lists, by source label, id of its document and path: a
+# ModelSet's entries become one frozen DesiredModel each, and its distinct models one tuple, shared
+# by every instance it selects.
+SharedModels = dict[tuple[str, int, FieldPath], SourceModels]
 
 
 def merge_models(
@@ -72,31 +81,49 @@ def merge_models(
 ) -> MergedModels:
     """Merge sources in order; the first declaration of a model is kept.
 
-    `shared` keeps the models made from each source entry for the other instances (the caller
-    keeps the sources' documents alive while it is used)."""
-    result = MergedModels()
-    index: dict[str, DesiredModel] = {}
+    `shared` keeps the models made from each source for the other instances (the caller keeps
+    the sources' documents alive while it is used)."""
     known: SharedModels = {} if shared is None else shared
+    lists: list[tuple[ModelSource, SourceModels]] = []
     for source in sources:
-        for position, spec in enumerate(source.models):
-            path = (*source.path, position)
-            key = (source.label, id(source.doc), path)
-            if key in known:
-                model = known[key]
-            else:
-                model = known[key] = desired_model(spec, source.label, source.doc, path)
-            if model is None:
-                continue
+        if source.models:
+            key = (source.label, id(source.doc), source.path)
+            made = known.get(key)
+            if made is None:
+                made = known[key] = source_models(source)
+            lists.append((source, made))
+    if not lists:
+        return MergedModels((), [])
+    if len(lists) == 1:  # within one list the first of a name wins, and nothing conflicts
+        return MergedModels(lists[0][1].distinct, [])
+    models: list[DesiredModel] = []
+    conflicts: list[Conflict] = []
+    index: dict[str, DesiredModel] = {}
+    for source, made in lists:
+        for position, model in made.entries:
             earlier = index.get(model.name.key)
             if earlier is None:
                 index[model.name.key] = model
-                result.models.append(model)
+                models.append(model)
                 continue
             differ = differing_settings(earlier, model)
             if differ and earlier.declared_by != source.label:
-                conflict = Conflict(instance, model, earlier, source.doc, (*path, "name"), differ)
-                result.conflicts.append(conflict)
-    return result
+                path = (*source.path, position, "name")
+                conflicts.append(Conflict(instance, model, earlier, source.doc, path, differ))
+    return MergedModels(tuple(models), conflicts)
+
+
+def source_models(source: ModelSource) -> SourceModels:
+    """The desired models of one list (entries with an invalid name, reported already, left
+    out)."""
+    entries: list[tuple[int, DesiredModel]] = []
+    distinct: dict[str, DesiredModel] = {}
+    for position, spec in enumerate(source.models):
+        model = desired_model(spec, source.label, source.doc, (*source.path, position))
+        if model is not None:
+            entries.append((position, model))
+            distinct.setdefault(model.name.key, model)
+    return SourceModels(tuple(entries), tuple(distinct.values()))
 
 
 def desired_model(
@@ -129,6 +156,8 @@ def desired_model(
 
 def _weights(doc: YamlDocument, raw: str) -> WeightsFile:
     """The weights file of a `from`; its digest is filled in once the manifests are valid."""
+    from reconciler.desired import WeightsFile  # made on first use: few manifests need one
+
     path = resolve_source(doc.directory, raw)
     return WeightsFile(path=path.absolute(), source=raw, digest="")
 

@@ -14,7 +14,13 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
-from reconciler.manifest.models import API_VERSION, KINDS, MODEL_BY_KIND, SCHEMA_NAMES
+from reconciler.manifest.models import (
+    API_VERSION,
+    EMPTY_FACTORIES,
+    KINDS,
+    MODEL_BY_KIND,
+    SCHEMA_NAMES,
+)
 
 SCHEMA_FILENAME = "manifest.v1.schema.json"
 SCHEMA_ID = (
@@ -30,6 +36,11 @@ class _ManifestSchemaGenerator(GenerateJsonSchema):
         return self.generate_inner(schema["schema"])
 
     def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        factory = schema.get("default_factory")
+        if "default" not in schema and factory in EMPTY_FACTORIES:
+            # an empty list or mapping, made anew for each document (a plain default would be
+            # deep-copied for each): the schema shows it as the default all the same
+            schema = core_schema.WithDefaultSchema(**{**schema, "default": factory()})
         generated = super().default_schema(schema)
         if "default" in generated and generated["default"] is None:
             del generated["default"]

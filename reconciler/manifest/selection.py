@@ -7,15 +7,15 @@ empty selector matches every instance; a set without a selector applies only whe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from reconciler.manifest.document import ParsedDocument, YamlDocument
 from reconciler.manifest.models import ModelSet, OllamaInstance
 
 
-@dataclass(frozen=True, slots=True)
-class ModelSetDocument:
-    """A schema-valid ModelSet with the document it came from."""
+class ModelSetDocument(NamedTuple):
+    """A schema-valid ModelSet with the document it came from (a pair: no dataclass to make at
+    every start)."""
 
     doc: YamlDocument
     model: ModelSet

@@ -168,6 +168,21 @@ def test_a_model_shared_by_instances_counts_for_each() -> None:
     assert both.digest() != only_a.digest()
 
 
+def test_a_tuple_of_models_shared_by_instances_counts_for_each() -> None:
+    """The loader gives every instance a ModelSet selects the very same tuple of its models: the
+    digest writes its text once and uses it for each, as it would for equal, separate tuples."""
+    models = shared_models()
+    a = DesiredInstance("a", "http://a:11434", models=models)
+    b = DesiredInstance("b", "http://b:11434", models=models)
+    shared = DesiredFleet(instances=(a, b))
+    copied = DesiredFleet(instances=(a, replace(b, models=(*models,))))
+    fewer = DesiredFleet(instances=(a, replace(b, models=models[1:])))
+    assert shared.instances[0].models is shared.instances[1].models
+    assert copied.instances[0].models is not copied.instances[1].models
+    assert shared.digest() == copied.digest() != fewer.digest()
+    assert instance_digests(shared, shared.instances) == instance_digests(copied, copied.instances)
+
+
 def test_the_digest_is_worked_out_once_per_fleet() -> None:
     fleet = rich_fleet()
     first = fleet.digest()

@@ -53,3 +53,31 @@ def test_a_conflict_with_a_set_is_reported_for_every_instance_it_touches(tmp_pat
     assert result.fleet is None
     [error] = [str(d) for d in result.errors]
     assert "instances a, b" in error and "keepLoaded" in error
+
+
+def test_the_instances_with_only_a_set_share_the_tuple_of_its_models(tmp_path: Path) -> None:
+    """What an instance gets from one list alone is worked out once: the same tuple for every
+    instance the set selects (the digest then writes it once)."""
+    text = SET + instance("a") + instance("b", "[{name: 'qwen2.5:7b'}]") + instance("c")
+    (tmp_path / "fleet.yaml").write_text(text, encoding="utf-8")
+    result = load_fleet([tmp_path])
+    assert result.fleet is not None
+    a, b, c = result.fleet.instances
+    assert a.models is c.models
+    assert b.models is not a.models and b.models[1:] == a.models
+
+
+def test_a_model_named_twice_in_one_set_is_one_error_and_no_conflict(tmp_path: Path) -> None:
+    """A set that names one model twice (as `llama3` and `llama3:latest`, settings differing)
+    is reported once, where it is written, whether an instance has the set alone or models of
+    its own too; neither counts as a conflict between sources."""
+    twice = SET.replace(
+        '    - {name: "llama3.2:3b", keepLoaded: true}\n',
+        '    - {name: "llama3", keepLoaded: true}\n    - {name: "llama3:latest"}\n',
+    )
+    text = twice + instance("a") + instance("b", "[{name: 'qwen2.5:7b'}]")
+    (tmp_path / "fleet.yaml").write_text(text, encoding="utf-8")
+    result = load_fleet([tmp_path])
+    assert [d.message for d in result.errors] == [
+        "model 'llama3:latest' is listed twice (first at line 7)"
+    ]

@@ -3,6 +3,9 @@
 This is what the loader produces from the three kinds (Fleet defaults applied, ModelSets merged,
 names parsed) and what `plan()` consumes. Frozen, plain data, no I/O. Secrets stay references:
 they are resolved at plan time, by the observer, so a missing variable blocks one instance only.
+
+`WeightsFile`, `SmokeTest`, `SyncWindow` and `Receiver`, which only manifests using those features
+have, are defined in `reconciler.desired.features` and imported from here on first use.
 """
 
 from __future__ import annotations
@@ -14,10 +17,25 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from reconciler.lazyexports import lazy_exports
 from reconciler.names import ModelName
 from reconciler.serverkey import server_key
+
+if TYPE_CHECKING:  # re-exported: `from reconciler.desired import Receiver` is the way to use them
+    from reconciler.desired.features import Receiver as Receiver
+    from reconciler.desired.features import SmokeTest as SmokeTest
+    from reconciler.desired.features import SyncWindow as SyncWindow
+    from reconciler.desired.features import WeightsFile as WeightsFile
+
+# Made on first use (reconciler/desired/features.py): only some manifests use them.
+_LAZY = {
+    "Receiver": "reconciler.desired.features",
+    "SmokeTest": "reconciler.desired.features",
+    "SyncWindow": "reconciler.desired.features",
+    "WeightsFile": "reconciler.desired.features",
+}
 
 ENDPOINT_NAMES = (
     "health",
@@ -83,25 +101,6 @@ class TLSSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class WeightsFile:
-    """A local GGUF file a custom model is built from: where it is, as written, and its digest.
-
-    `digest` is `sha256:<hex>` of the file's bytes, computed when the manifests were loaded, so a
-    changed file is a changed desired state (and a saved plan made before the change is stale).
-    """
-
-    path: Path  # absolute
-    source: str  # as the manifest wrote it, e.g. `./weights/model.gguf`
-    digest: str
-    size: int = 0
-
-    @property
-    def hex(self) -> str:
-        """The bare hex digest, as Ollama's blob names and `/api/show` spell it."""
-        return self.digest.removeprefix("sha256:")
-
-
-@dataclass(frozen=True, slots=True)
 class DesiredModel:
     """One model an instance should have (or not have)."""
 
@@ -123,16 +122,6 @@ class DesiredModel:
     def is_custom(self) -> bool:
         """Whether this model is built on the server (from another model or a local file)."""
         return self.from_ is not None or self.from_file is not None
-
-
-@dataclass(frozen=True, slots=True)
-class SmokeTest:
-    """A chat test run by `orc chat-test --all`."""
-
-    model: ModelName
-    prompt: str
-    expect: str | None = None
-    timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,45 +188,6 @@ class Safety:
 
 SYNC_ACTIONS = ("pull", "create", "load", "delete")
 """The kinds of action a sync window can hold back, in plan order."""
-
-
-@dataclass(frozen=True, slots=True)
-class SyncWindow:
-    """A Fleet's `spec.syncWindows` entry: when the actions it covers may (allow) or may not
-    (deny) be carried out. Opens at each time `schedule` (5-field cron, in `time_zone`) names
-    and stays open `duration` seconds; `match_labels` selects instances (empty: every one)."""
-
-    name: str
-    kind: Literal["allow", "deny"]
-    schedule: str
-    duration: float
-    time_zone: str = "UTC"
-    actions: tuple[str, ...] = SYNC_ACTIONS
-    match_labels: Mapping[str, str] = field(default_factory=dict)
-    location: SourceLocation | None = None
-
-    def covers(self, labels: Mapping[str, str], action: str) -> bool:
-        """Whether this window rules over `action` on an instance with these labels."""
-        if action not in self.actions:
-            return False
-        return all(labels.get(key) == value for key, value in self.match_labels.items())
-
-
-@dataclass(frozen=True, slots=True)
-class Receiver:
-    """A webhook told about events (see reconciler.notify); its URL may be a secret."""
-
-    name: str
-    url: str | SecretRef = field(repr=False)  # a plain URL or a reference, resolved when sending
-    format: Literal["generic", "slack", "teams", "alertmanager"] = "generic"
-    events: tuple[str, ...] = ("drift", "failure", "recovery", "applied", "refused", "invalid")
-    match_labels: Mapping[str, str] = field(default_factory=dict)  # empty: every instance
-    repeat_interval: float = 3600.0
-    field_path: str = ""  # where it is declared, for errors: spec.notifications[0].url
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        """Whether an instance with these labels is one this receiver hears about."""
-        return all(labels.get(k) == v for k, v in self.match_labels.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,8 +317,8 @@ class _DigestText:
     """The text `_dumps(_canonical(value))` gives, written without building the canonical form.
 
     JSON text composes: an object is its sorted members' texts joined, so the text of each
-    dataclass is written once per digest and reused wherever the same object appears again (a
-    ModelSet's models are shared by every instance it selects).
+    dataclass and tuple is written once per digest and reused wherever the same object appears
+    again (a ModelSet's models, and the tuple of them, are shared by every instance it selects).
     """
 
     def __init__(self) -> None:
@@ -391,7 +341,7 @@ class _DigestText:
         if kind is float and math.isfinite(value):
             return float.__repr__(value)
         if kind is tuple or kind is list:
-            return "[" + ",".join([self.text(v) for v in value]) + "]"
+            return self._array(value)
         if kind is dict and all(type(k) is str for k in value):
             items = sorted(value.items())
             return "{" + ",".join([f"{_quote(k)}:{self.text(v)}" for k, v in items]) + "}"
@@ -402,6 +352,16 @@ class _DigestText:
         if isinstance(value, _NOT_PLAIN_DATACLASSES) or not hasattr(value, "__dataclass_fields__"):
             return _dumps(_canonical(value))
         return self._object(value, _TEXT_FIELDS.setdefault(kind, _text_fields(value)))
+
+    def _array(self, value: tuple[Any, ...] | list[Any]) -> str:
+        """The text of a tuple (written once per object and digest: one ModelSet's models are
+        one tuple, shared by the instances it selects) or of a list."""
+        if type(value) is list:
+            return "[" + ",".join([self.text(v) for v in value]) + "]"
+        known = self._known.get(id(value))
+        if known is None:
+            known = self._known[id(value)] = "[" + ",".join([self.text(v) for v in value]) + "]"
+        return known
 
     def _object(self, value: Any, fields: _TextFields) -> str:
         """The text of a dataclass, written once per object and digest."""
@@ -434,3 +394,6 @@ def _sha256(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
