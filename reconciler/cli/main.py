@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from reconciler._version import __version__
+from reconciler.cli.collector import collect_less_while_starting, collect_normally
 from reconciler.errors import ExitCode, ReconcilerError
 
 # command name -> "module:attribute" (kept in the order `orc --help` shows them)
@@ -32,6 +33,10 @@ COMMANDS: dict[str, str] = {
     "completion": "reconciler.cli.completion:completion",
     "import": "reconciler.cli.importing:import_command",
 }
+
+KEEPS_RUNNING = frozenset({"watch", "sim", "demo"})
+"""Commands that run until stopped: the collector's thresholds are Python's for them
+(`reconciler/cli/collector.py`)."""
 
 # command name -> the first paragraph of its help, which `orc --help` shortens to one line; kept
 # here so that `orc --help` imports no command (tests/e2e/cli/test_cli_help.py keeps them equal)
@@ -98,6 +103,8 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
+        if cmd_name in KEEPS_RUNNING:
+            collect_normally()
         module_name, attribute = target.split(":")
         command = getattr(importlib.import_module(module_name), attribute)
         assert isinstance(command, click.Command)
@@ -209,4 +216,5 @@ def _report(exc: BaseException, options: GlobalOptions, code: int, unexpected: b
 
 def run() -> None:
     """Console-script entry point."""
+    collect_less_while_starting()
     sys.exit(main())

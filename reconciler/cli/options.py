@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
+from reconciler.cli.collector import collect_normally
 from reconciler.errors import InterruptedRun, UsageError
 from reconciler.manifest.durations import parse_duration
 from reconciler.manifest.secretpolicy import SECRET_ENV_VAR, SECRETS_DIR_VAR, SecretPolicy
@@ -237,6 +238,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion; Ctrl-C becomes InterruptedRun (exit 130)."""
     import asyncio  # here: commands that run nothing (validate, --help) start faster without it
 
+    collect_normally()  # start-up is over (reconciler/cli/collector.py)
     box: list[T] = []
 
     async def main() -> None:
