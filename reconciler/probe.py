@@ -15,7 +15,6 @@ Every probe round is recorded in the state directory's history (one transaction 
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import re
 import threading
@@ -29,6 +28,7 @@ from typing import Any, NamedTuple, TypeVar
 from reconciler import names
 from reconciler.desired import DesiredFleet, DesiredInstance, SecretRef, TLSSettings
 from reconciler.errors import ReconcilerError, SecretError, SecretRefused
+from reconciler.gcthreshold import Thresholds, put_back, raise_threshold
 from reconciler.manifest import resolve_secret
 from reconciler.manifest.secretpolicy import SecretPolicy, check_tls_file
 from reconciler.observed import Health, ObservedFleet, ObservedInstance, ObservedModel
@@ -454,23 +454,19 @@ class _Rounds:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.count = 0
-        self.restore: tuple[int, int, int] | None = None
+        self.restore: Thresholds | None = None
 
     def enter(self) -> None:
         with self.lock:
             if self.count == 0:
-                current = gc.get_threshold()
-                if 0 < current[0] < _ROUND_THRESHOLD:
-                    self.restore = current
-                    gc.set_threshold(_ROUND_THRESHOLD, *current[1:])
+                self.restore = raise_threshold(_ROUND_THRESHOLD)
             self.count += 1
 
     def leave(self) -> None:
         with self.lock:
             self.count -= 1
             if self.count == 0 and self.restore is not None:
-                if gc.get_threshold() == (_ROUND_THRESHOLD, *self.restore[1:]):
-                    gc.set_threshold(*self.restore)
+                put_back(self.restore, _ROUND_THRESHOLD)
                 self.restore = None
 
 

@@ -12,33 +12,30 @@ that runs no event loop (`validate`, `schema`, `--help`) ends with the threshold
 delays the collection of cyclic garbage.
 
 Thresholds someone else changed meanwhile, or a collector turned off (threshold 0), are left as
-they are.
+they are (`reconciler/gcthreshold.py`, which a probe round uses too).
 """
 
 from __future__ import annotations
 
-import gc
+from reconciler.gcthreshold import Thresholds, put_back, raise_threshold
 
 START_THRESHOLD = 50_000
 """Allocations between two young-generation collections while orc starts."""
 
-_raised: list[tuple[int, int, int]] = []
+_raised: list[Thresholds] = []
 """The thresholds to put back, while they are raised (at most one entry)."""
 
 
 def collect_less_while_starting() -> None:
     """Raise the young generation's threshold to `START_THRESHOLD` until `collect_normally`."""
-    current = gc.get_threshold()
-    if _raised or not 0 < current[0] < START_THRESHOLD:
+    if _raised:
         return
-    _raised.append(current)
-    gc.set_threshold(START_THRESHOLD, *current[1:])
+    previous = raise_threshold(START_THRESHOLD)
+    if previous is not None:
+        _raised.append(previous)
 
 
 def collect_normally() -> None:
     """Put back the thresholds `collect_less_while_starting` raised, unless changed since."""
-    if not _raised:
-        return
-    previous = _raised.pop()
-    if gc.get_threshold() == (START_THRESHOLD, *previous[1:]):
-        gc.set_threshold(*previous)
+    if _raised:
+        put_back(_raised.pop(), START_THRESHOLD)
