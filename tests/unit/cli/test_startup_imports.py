@@ -212,6 +212,16 @@ def _plan(
     return _run(code)
 
 
+def _write_instance(manifests: Path, url: str, also: str) -> None:
+    """`INSTANCE` served at `url`, declaring the model `also` besides its kept-loaded one."""
+    (manifests / "one.yaml").write_text(
+        INSTANCE.replace("http://127.0.0.1:11434", url).replace(
+            "[{name: llama3.2:3b, keepLoaded: true}]",
+            f"[{{name: llama3.2:3b, keepLoaded: true}}, {{name: {also}}}]",
+        )
+    )
+
+
 def test_a_plan_without_colour_loads_neither_rich_nor_status_nor_notifications(
     tmp_path: Path,
 ) -> None:
@@ -220,12 +230,7 @@ def test_a_plan_without_colour_loads_neither_rich_nor_status_nor_notifications(
     manifests = tmp_path / "manifests"
     manifests.mkdir()
     with BackgroundFleet([SimInstanceConfig("one", models=("llama3.2:3b",))]) as fleet:
-        (manifests / "one.yaml").write_text(
-            INSTANCE.replace("http://127.0.0.1:11434", fleet.url("one")).replace(
-                "[{name: llama3.2:3b, keepLoaded: true}]",
-                "[{name: llama3.2:3b, keepLoaded: true}, {name: qwen2.5:0.5b}]",
-            )
-        )
+        _write_instance(manifests, fleet.url("one"), "qwen2.5:0.5b")
         plain = _plan(manifests, tmp_path / "state", terminal=False)
         coloured = _plan(manifests, tmp_path / "state", terminal=True)
     assert plain["code"] == 0
@@ -246,12 +251,7 @@ def test_a_plan_loads_nothing_that_only_applying_or_chatting_needs(tmp_path: Pat
     manifests = tmp_path / "manifests"
     manifests.mkdir()
     with BackgroundFleet([SimInstanceConfig("one", models=("llama3.2:3b",))]) as fleet:
-        (manifests / "one.yaml").write_text(
-            INSTANCE.replace("http://127.0.0.1:11434", fleet.url("one")).replace(
-                "[{name: llama3.2:3b, keepLoaded: true}]",
-                "[{name: llama3.2:3b, keepLoaded: true}, {name: llama3.2:1b}]",
-            )
-        )
+        _write_instance(manifests, fleet.url("one"), "llama3.2:1b")
         _plan(manifests, tmp_path / "state", terminal=False)  # fills the show cache
         planned = _plan(manifests, tmp_path / "state", terminal=False)
         applied = _plan(manifests, tmp_path / "state", terminal=False, command=("apply", "-y"))
